@@ -1,0 +1,1 @@
+"""The ``rlswarm`` command line: thin Typer commands over :mod:`rlswarm_core`."""

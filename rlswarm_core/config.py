@@ -1,0 +1,110 @@
+"""The user's config file and the resolution of a node's settings from every layer.
+
+``config.yaml`` in the config directory holds settings (any :class:`NodeSettings` field) plus a few
+non-secret account values under their own keys (``proxy_url``, ``hf_user``, ``insecure_storage``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rlswarm_core.errors import ConfigError
+from rlswarm_core.paths import AppPaths, app_paths
+from rlswarm_core.settings import ENV_PREFIX, FIELDS, ResolvedSettings, load_yaml_mapping, resolve
+
+# Keys in config.yaml that are not node settings.
+ACCOUNT_KEYS = ("proxy_url", "hf_user", "insecure_storage", "wallet_address")
+
+
+def load_user_config(paths: AppPaths | None = None) -> dict[str, Any]:
+    paths = paths or app_paths()
+    data = load_yaml_mapping(paths.config_file, "config file")
+    unknown = sorted(set(data) - set(FIELDS) - set(ACCOUNT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"config file {paths.config_file}: unknown key {unknown[0]!r}",
+            "remove it, or run 'rlswarm config show' for the valid names",
+        )
+    return data
+
+
+def save_user_config(data: Mapping[str, Any], paths: AppPaths | None = None) -> Path:
+    """Write config.yaml atomically (0600: it may name accounts, never secrets)."""
+    import tempfile
+
+    import yaml
+
+    paths = (paths or app_paths()).ensure()
+    target = paths.config_file
+    fd, tmp = tempfile.mkstemp(prefix=".config.", dir=target.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(dict(data), handle, sort_keys=True)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def update_user_config(paths: AppPaths | None = None, **changes: Any) -> dict[str, Any]:
+    data = load_user_config(paths)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    save_user_config(data, paths)
+    return data
+
+
+def node_settings_part(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k in FIELDS}
+
+
+def resolve_node_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    instance: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    paths: AppPaths | None = None,
+    memory_gb: float | None = None,
+    detect_hardware: bool = True,
+) -> ResolvedSettings:
+    """Pick the profile (flag > env > instance > config > hardware recommendation) and merge all layers."""
+    from rlswarm_core import hardware, profiles
+
+    env = os.environ if environ is None else environ
+    paths = paths or app_paths(dict(env))
+    user = node_settings_part(load_user_config(paths))
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    instance = dict(instance or {})
+    profile_name = (
+        flags.get("profile")
+        or env.get(ENV_PREFIX + "PROFILE")
+        or instance.get("profile")
+        or user.get("profile")
+    )
+    hw = None
+    if detect_hardware and (profile_name is None or memory_gb is None):
+        hw = hardware.detect()
+    user_profiles = paths.config / "profiles"
+    if profile_name is None:
+        assert hw is not None
+        recommended = hardware.recommend(profiles.list_profiles(user_profiles), hw)
+        profile_name = recommended.name if recommended else "cpu"
+    profile = profiles.get_profile(profile_name, user_profiles)
+    if memory_gb is None and hw is not None:
+        memory_gb = hw.accelerator_memory_gb
+    return resolve(
+        flags=flags,
+        environ=env,
+        instance=instance,
+        user_config=user,
+        profile_values=profile.values_for(memory_gb),
+        profile_name=profile.name,
+    )

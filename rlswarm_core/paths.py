@@ -1,0 +1,65 @@
+"""Where rlswarm keeps its files.
+
+Platform directories by default (platformdirs); ``RLSWARM_HOME`` relocates all of them under one
+folder, which is what tests and operators with several installs use. Nothing is written next to the
+code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "rlswarm"
+HOME_ENV = "RLSWARM_HOME"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    config: Path
+    data: Path
+    state: Path
+    logs: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config / "config.yaml"
+
+    @property
+    def identities(self) -> Path:
+        return self.data / "identities"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.data / "checkpoints"
+
+    @property
+    def instances(self) -> Path:
+        return self.state / "instances"
+
+    @property
+    def insecure_secrets_file(self) -> Path:
+        return self.config / "secrets.json"
+
+    def ensure(self) -> AppPaths:
+        for folder in (self.config, self.data, self.state, self.logs):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
+
+
+def app_paths(environ: dict[str, str] | None = None) -> AppPaths:
+    env = os.environ if environ is None else environ
+    home = env.get(HOME_ENV)
+    if home:
+        root = Path(home).expanduser()
+        return AppPaths(config=root / "config", data=root / "data", state=root / "state", logs=root / "logs")
+    import platformdirs
+
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    return AppPaths(
+        config=Path(dirs.user_config_dir),
+        data=Path(dirs.user_data_dir),
+        state=Path(dirs.user_state_dir),
+        logs=Path(dirs.user_log_dir),
+    )

@@ -1,0 +1,173 @@
+"""One settings model for a node, and the precedence that fills it.
+
+Precedence, highest first: command-line flag the user actually typed > ``RLSWARM_*`` environment >
+instance settings > user config file > hardware profile > built-in defaults. Every resolved value
+remembers where it came from so that ``rlswarm config show`` can explain a surprising value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rlswarm_core.errors import ConfigError
+
+ENV_PREFIX = "RLSWARM_"
+DEFAULT_DHT_PORT = 38331
+
+Dtype = Literal["float32", "float16", "bfloat16"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+TaskFamily = Literal["gsm8k", "reasoning-gym"]
+Network = Literal["local", "devnet", "testnet"]
+
+
+class NodeSettings(BaseModel):
+    """Everything a node needs to run. Field names double as env suffixes (``RLSWARM_BATCH_SIZE``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    profile: str = "cpu"
+    model: str = "Gensyn/Qwen2.5-0.5B-Instruct"
+    dtype: Dtype = "float32"
+    device: Device = "auto"
+    batch_size: int = Field(4, ge=1, le=1024)
+    num_generations: int = Field(4, ge=2, le=256)
+    max_prompt_length: int = Field(256, ge=8, le=32768)
+    max_completion_length: int = Field(1024, ge=8, le=32768)
+    threads: int | None = Field(None, ge=1, le=1024)
+    memory_budget_gb: float | None = Field(None, gt=0)
+    learning_rate: float = Field(5e-7, gt=0, lt=1)
+    steps_per_stage: int = Field(20, ge=1)
+    gradient_accumulation_steps: int = Field(4, ge=1)
+    beta: float = Field(0.001, ge=0)
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    task_family: TaskFamily = "gsm8k"
+    use_vllm: bool = False
+    lora: bool = False
+    env: dict[str, str] = Field(default_factory=dict)
+    network: Network = "local"
+    dht_port: int = Field(DEFAULT_DHT_PORT, ge=1, le=65535)
+    host: str = "0.0.0.0"
+    initial_peers: list[str] = Field(default_factory=list)
+    announce_maddrs: list[str] = Field(default_factory=list)
+    publish_every_steps: int = Field(4, ge=1)
+    push_every_rounds: int | None = Field(None, ge=1)
+    checkpoints_keep: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _generations_divide_batch(self) -> NodeSettings:
+        if self.batch_size % self.num_generations:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of "
+                f"num_generations ({self.num_generations})"
+            )
+        return self
+
+
+FIELDS: tuple[str, ...] = tuple(NodeSettings.model_fields)
+_LIST_FIELDS = {"initial_peers", "announce_maddrs"}
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Settings given as ``RLSWARM_<FIELD>`` variables; lists are comma-separated."""
+    env = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name in FIELDS:
+        if name == "env":
+            continue
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None or raw == "":
+            continue
+        found[name] = [p.strip() for p in raw.split(",") if p.strip()] if name in _LIST_FIELDS else raw
+    return found
+
+
+@dataclass
+class ResolvedSettings:
+    settings: NodeSettings
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        data = self.settings.model_dump(mode="json")
+        return [{"name": k, "value": data[k], "source": self.sources.get(k, "default")} for k in FIELDS]
+
+
+def _describe_validation(exc: ValidationError, where: str) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+    return f"{where}: {loc}: {first.get('msg', 'invalid value')}"
+
+
+def resolve(
+    *,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    instance: Mapping[str, Any] | None = None,
+    user_config: Mapping[str, Any] | None = None,
+    profile_values: Mapping[str, Any] | None = None,
+    profile_name: str | None = None,
+) -> ResolvedSettings:
+    """Merge the layers; ``flags`` must hold only options the user actually typed (no defaults)."""
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        ("default", {}),
+        (f"profile:{profile_name}" if profile_name else "profile", profile_values or {}),
+        ("config", user_config or {}),
+        ("instance", instance or {}),
+        ("env", env_overrides(environ)),
+        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}),
+    ]
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, values in layers:
+        unknown = sorted(set(values) - set(FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {unknown[0]!r} in {source}",
+                "run 'rlswarm config show' to list the valid names",
+            )
+        for key, value in values.items():
+            if key == "env" and isinstance(value, Mapping):
+                merged["env"] = {**merged.get("env", {}), **value}
+            else:
+                merged[key] = value
+            sources[key] = source
+    if profile_name and "profile" not in merged:
+        merged["profile"] = profile_name
+        sources["profile"] = f"profile:{profile_name}"
+    try:
+        settings = NodeSettings(**merged)
+    except ValidationError as exc:
+        first_loc = str(exc.errors()[0].get("loc", ("settings",))[0]) if exc.errors()[0].get("loc") else ""
+        where = sources.get(first_loc, "settings")
+        raise ConfigError(_describe_validation(exc, where), "fix that value or remove it") from None
+    return ResolvedSettings(settings=settings, sources=sources)
+
+
+def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; any problem is one ConfigError line."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{what} {path} is not valid YAML{where}", "fix the syntax or delete the file"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must be a mapping of setting: value")
+    return data
