@@ -79,14 +79,14 @@ class Output:
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            self.err_console.print(redact(text), markup=False)
+            self.err_console.print(redact(text), markup=False, soft_wrap=True)
 
     def success(self, text: str) -> None:
         if not self.quiet:
-            self.err_console.print(redact(text), style="green", markup=False)
+            self.err_console.print(redact(text), style="green", markup=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
-        self.err_console.print("warning: " + redact(text), style="yellow", markup=False)
+        self.err_console.print("warning: " + redact(text), style="yellow", markup=False, soft_wrap=True)
 
     def error(self, text: str) -> None:
         self.err_console.print("error: " + redact(text), style="bold red", markup=False, soft_wrap=True)

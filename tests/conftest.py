@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.fixtures_keyring"]
 
 _SECRET_VARS = (
     "HF_TOKEN",
