@@ -16,7 +16,7 @@ from rlswarm_core.paths import AppPaths, app_paths
 from rlswarm_core.settings import ENV_PREFIX, FIELDS, ResolvedSettings, load_yaml_mapping, resolve
 
 # Keys in config.yaml that are not node settings.
-ACCOUNT_KEYS = ("proxy_url", "hf_user", "insecure_storage", "wallet_address")
+ACCOUNT_KEYS = ("proxy_url", "hf_user", "insecure_storage", "wallet_address", "rpc_url")
 
 
 def load_user_config(paths: AppPaths | None = None) -> dict[str, Any]:

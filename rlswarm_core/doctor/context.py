@@ -1,0 +1,96 @@
+"""Everything the checks read about this installation, gathered once before they run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlswarm_core.errors import RlswarmError
+from rlswarm_core.paths import AppPaths, app_paths
+from rlswarm_core.settings import NodeSettings
+
+RPC_URL_ENV = "RLSWARM_RPC_URL"
+# The config.yaml key that names the chain's JSON-RPC endpoint.
+RPC_URL_KEY = "rpc_url"
+
+HUB_TIMEOUT_S = 5.0
+NET_TIMEOUT_S = 3.0
+
+
+@dataclass
+class DoctorContext:
+    paths: AppPaths
+    environ: Mapping[str, str]
+    settings: NodeSettings
+    settings_source: dict[str, str] = field(default_factory=dict)
+    settings_error: RlswarmError | None = None
+    raw_config: dict[str, Any] = field(default_factory=dict)
+    online: bool = True
+    probe: bool = False
+    rpc_url: str | None = None
+    hub_timeout: float = HUB_TIMEOUT_S
+    net_timeout: float = NET_TIMEOUT_S
+
+
+def _raw_config(paths: AppPaths) -> dict[str, Any]:
+    """config.yaml as written, including keys the settings model does not know."""
+    from rlswarm_core.settings import load_yaml_mapping
+
+    try:
+        return load_yaml_mapping(paths.config_file, "config file")
+    except RlswarmError:
+        return {}
+
+
+def configured_rpc_url(
+    explicit: str | None, environ: Mapping[str, str], raw_config: Mapping[str, Any]
+) -> str | None:
+    """Argument > ``RLSWARM_RPC_URL`` > ``rpc_url`` in config.yaml."""
+    for value in (explicit, environ.get(RPC_URL_ENV), raw_config.get(RPC_URL_KEY)):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def build_context(
+    *,
+    paths: AppPaths | None = None,
+    environ: Mapping[str, str] | None = None,
+    online: bool = True,
+    probe: bool = False,
+    rpc_url: str | None = None,
+) -> DoctorContext:
+    """Resolve the node's settings; a broken config is recorded (and reported) instead of raised."""
+    from rlswarm_core.config import resolve_node_settings
+
+    env = dict(os.environ if environ is None else environ)
+    paths = paths or app_paths(env)
+    raw = _raw_config(paths)
+    error: RlswarmError | None = None
+    sources: dict[str, str] = {}
+    try:
+        resolved = resolve_node_settings(environ=env, paths=paths)
+        settings = resolved.settings
+        sources = resolved.sources
+    except RlswarmError as exc:
+        error = exc
+        settings = NodeSettings()
+    except Exception as exc:
+        # The doctor must report a broken setup, not die of it: checks then run on the defaults.
+        error = RlswarmError(
+            f"cannot resolve the node settings ({type(exc).__name__}: {exc})", "rerun with --debug"
+        )
+        settings = NodeSettings()
+    return DoctorContext(
+        paths=paths,
+        environ=env,
+        settings=settings,
+        settings_source=sources,
+        settings_error=error,
+        raw_config=raw,
+        online=online,
+        probe=probe,
+        rpc_url=configured_rpc_url(rpc_url, env, raw),
+    )
