@@ -111,7 +111,5 @@ def check_p2pd(socket_dirs: tuple[Path, ...] = SOCKET_DIRS) -> CheckResult:
         fixes.append(f"kill {pids}")
     if sockets:
         parts.append(f"{len(sockets)} dead hivemind socket(s) in {Path(sockets[0]).parent}")
-        shown = sockets if len(sockets) <= 3 else [*sockets[:3], "..."]
-        # The full list stays in details (and --json); the table shows a short, copyable start of it.
-        fixes.append("rm " + " ".join(s if s == "..." else shlex.quote(s) for s in shown))
+        fixes.append("rm " + " ".join(shlex.quote(s) for s in sockets))
     return CheckResult("p2pd", WARNING, "; ".join(parts), "; ".join(fixes), details)
