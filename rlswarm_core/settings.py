@@ -20,7 +20,7 @@ from rlswarm_core.errors import ConfigError
 ENV_PREFIX = "RLSWARM_"
 DEFAULT_DHT_PORT = 38331
 
-Dtype = Literal["float32", "float16", "bfloat16"]
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 TaskFamily = Literal["gsm8k", "reasoning-gym"]
 Network = Literal["local", "devnet", "testnet"]
@@ -47,6 +47,12 @@ class NodeSettings(BaseModel):
     beta: float = Field(0.001, ge=0)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     task_family: TaskFamily = "gsm8k"
+    # gsm8k: a hub dataset name, a local JSONL path, or "reasoning-gym:gsm_symbolic" (offline)
+    task_source: str | None = None
+    questions_per_round: int = Field(8, ge=1, le=100_000)
+    # reasoning-gym rollout sharing: I local and J swarm rollouts per batch
+    local_rollouts: int = Field(4, ge=0, le=4096)
+    swarm_rollouts: int = Field(4, ge=0, le=4096)
     use_vllm: bool = False
     lora: bool = False
     env: dict[str, str] = Field(default_factory=dict)

