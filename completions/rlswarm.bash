@@ -7,6 +7,7 @@ _rlswarm() {
     case "$path:$w" in
       ":completion") path="${path:+$path }completion" ;;
       ":config") path="${path:+$path }config" ;;
+      ":devnet") path="${path:+$path }devnet" ;;
       ":doctor") path="${path:+$path }doctor" ;;
       ":identity") path="${path:+$path }identity" ;;
       ":login") path="${path:+$path }login" ;;
@@ -16,6 +17,8 @@ _rlswarm() {
       "config:set") path="${path:+$path }set" ;;
       "config:show") path="${path:+$path }show" ;;
       "config:unset") path="${path:+$path }unset" ;;
+      "devnet:proxy") path="${path:+$path }proxy" ;;
+      "devnet:up") path="${path:+$path }up" ;;
       "identity:create") path="${path:+$path }create" ;;
       "identity:import") path="${path:+$path }import" ;;
       "identity:list") path="${path:+$path }list" ;;
@@ -31,13 +34,16 @@ _rlswarm() {
     esac
   done
   case "$path" in
-    "") words="completion config doctor identity login logout profiles --json --debug --quiet -q --no-color --version --help" ;;
+    "") words="completion config devnet doctor identity login logout profiles --json --debug --quiet -q --no-color --version --help" ;;
     "completion") words="bash zsh fish --help" ;;
     "config") words="paths set show unset --help" ;;
     "config paths") words="--json --help" ;;
     "config set") words="--help" ;;
     "config show") words="--profile -p --json --help" ;;
     "config unset") words="--help" ;;
+    "devnet") words="proxy up --help" ;;
+    "devnet proxy") words="--port --org-id --rpc-url --contract --json --help" ;;
+    "devnet up") words="--port --chain-id --json --help" ;;
     "doctor") words="--json --probe --offline --help" ;;
     "identity") words="create import list name show --help" ;;
     "identity create") words="--name -n --force --json --help" ;;

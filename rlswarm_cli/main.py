@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from rlswarm_cli.app import RootGroup
-from rlswarm_cli.commands import completion_cmd, config_cmd, doctor_cmd, identity_cmd, login_cmd, profiles_cmd
+from rlswarm_cli.commands import (
+    completion_cmd,
+    config_cmd,
+    devnet_cmd,
+    doctor_cmd,
+    identity_cmd,
+    login_cmd,
+    profiles_cmd,
+)
 from rlswarm_cli.output import Output
 from rlswarm_core import __version__
 
@@ -59,6 +67,7 @@ app.add_typer(profiles_cmd.app, name="profiles")
 app.add_typer(identity_cmd.app, name="identity")
 app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
+app.add_typer(devnet_cmd.app, name="devnet")
 app.command("completion")(completion_cmd.completion)
 
 

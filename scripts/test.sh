@@ -24,8 +24,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ -f package.json ]; then
-  echo "== installing npm packages"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  if ! command -v npm >/dev/null; then
+    echo "== installing Node.js and npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "== installing npm packages (solc, anvil)"
+  # npm install rather than npm ci: the lock holds only the platform anvil binary that was resolvable.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

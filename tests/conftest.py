@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_keyring"]
+pytest_plugins = ["tests.fixtures_keyring", "tests.fixtures_chain"]
 
 _SECRET_VARS = (
     "HF_TOKEN",

@@ -23,7 +23,6 @@ from rlswarm_cli.main import app
 from rlswarm_core.paths import app_paths
 from rlswarm_core.secrets import SecretStore
 
-
 WRITE_TOKEN = "hf_aliceWriteToken0123456789"
 READ_TOKEN = "hf_bobReadToken0123456789ab"
 FINE_WRITE_TOKEN = "hf_carolFineGrainedWrite0123"

@@ -12,7 +12,6 @@ from rlswarm_core.errors import SecretStoreError
 from rlswarm_core.paths import app_paths
 from rlswarm_core.secrets import SERVICE, SecretStore
 
-
 TOKEN = "hf_roundTripToken0123456789"
 
 
