@@ -10,6 +10,7 @@ _rlswarm() {
       ":devnet") path="${path:+$path }devnet" ;;
       ":doctor") path="${path:+$path }doctor" ;;
       ":identity") path="${path:+$path }identity" ;;
+      ":join") path="${path:+$path }join" ;;
       ":login") path="${path:+$path }login" ;;
       ":logout") path="${path:+$path }logout" ;;
       ":profiles") path="${path:+$path }profiles" ;;
@@ -34,7 +35,7 @@ _rlswarm() {
     esac
   done
   case "$path" in
-    "") words="completion config devnet doctor identity login logout profiles --json --debug --quiet -q --no-color --version --help" ;;
+    "") words="completion config devnet doctor identity join login logout profiles --json --debug --quiet -q --no-color --version --help" ;;
     "completion") words="bash zsh fish --help" ;;
     "config") words="paths set show unset --help" ;;
     "config paths") words="--json --help" ;;
@@ -51,6 +52,7 @@ _rlswarm() {
     "identity list") words="--json --help" ;;
     "identity name") words="--json --help" ;;
     "identity show") words="--name -n --path --json --help" ;;
+    "join") words="--profile -p --model --max-rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --instance --json --help" ;;
     "login") words="hf proxy status wallet --help" ;;
     "login hf") words="--token-stdin --allow-read-only --endpoint --insecure-storage --json --help" ;;
     "login proxy") words="--url --insecure-storage --json --help" ;;

@@ -18,6 +18,7 @@ from rlswarm_cli.commands import (
     devnet_cmd,
     doctor_cmd,
     identity_cmd,
+    join_cmd,
     login_cmd,
     profiles_cmd,
 )
@@ -67,6 +68,7 @@ app.add_typer(profiles_cmd.app, name="profiles")
 app.add_typer(identity_cmd.app, name="identity")
 app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
+app.command("join")(join_cmd.join)
 app.add_typer(devnet_cmd.app, name="devnet")
 app.command("completion")(completion_cmd.completion)
 

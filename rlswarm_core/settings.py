@@ -57,7 +57,8 @@ class NodeSettings(BaseModel):
     lora: bool = False
     env: dict[str, str] = Field(default_factory=dict)
     network: Network = "local"
-    dht_port: int = Field(DEFAULT_DHT_PORT, ge=1, le=65535)
+    # 0 lets the OS pick a free port (tests, throwaway nodes)
+    dht_port: int = Field(DEFAULT_DHT_PORT, ge=0, le=65535)
     host: str = "0.0.0.0"
     initial_peers: list[str] = Field(default_factory=list)
     announce_maddrs: list[str] = Field(default_factory=list)

@@ -1,0 +1,179 @@
+"""``rlswarm join``: run one node in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rlswarm_cli.app import JsonOpt, output
+
+Role = Annotated[
+    str | None,
+    typer.Option(
+        "--role",
+        help="coordinator (runs the round/stage clock) or follower; default: coordinator when no "
+        "--initial-peer is given, else follower.",
+    ),
+]
+
+
+def join(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Hardware profile.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name, folder or builtin:NAME.")] = None,
+    max_rounds: Annotated[
+        int | None, typer.Option("--max-rounds", help="Stop once the swarm reaches this round.")
+    ] = None,
+    initial_peer: Annotated[
+        list[str] | None, typer.Option("--initial-peer", help="Bootstrap multiaddr (repeatable).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="DHT port (default 38331; 0 picks one).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address the DHT listens on.")] = None,
+    identity: Annotated[
+        str, typer.Option("--identity", help="Identity name (rlswarm identity list).")
+    ] = "default",
+    role: Role = None,
+    coordinator_peer_id: Annotated[
+        str | None, typer.Option("--coordinator-peer-id", help="Trust only this peer's round/stage clock.")
+    ] = None,
+    stage_timeout: Annotated[
+        float, typer.Option("--stage-timeout", help="Seconds to wait for peers or the clock per stage.")
+    ] = 600.0,
+    instance: Annotated[str, typer.Option("--instance", help="Instance name (state and logs).")] = "default",
+    json_flag: JsonOpt = False,
+) -> None:
+    """Run one node in the foreground: join the swarm, train round after round, publish and checkpoint."""
+    from rlswarm_cli.commands.identity_cmd import identity_path
+    from rlswarm_core.config import resolve_node_settings
+    from rlswarm_core.errors import ConfigError
+    from rlswarm_core.identity import create_identity
+    from rlswarm_core.journal import EventJournal
+    from rlswarm_core.node import Node, NodeConfig
+    from rlswarm_core.paths import app_paths
+    from rlswarm_core.swarm.events import EventBus
+
+    out = output(ctx, json_flag)
+    flags = {
+        "profile": profile,
+        "model": model,
+        "dht_port": port,
+        "host": host,
+        "initial_peers": initial_peer,
+    }
+    settings = resolve_node_settings(flags).settings
+    if role is None:
+        role = "follower" if settings.initial_peers else "coordinator"
+    if role not in ("coordinator", "follower"):
+        raise ConfigError(f"unknown role {role!r}", "use coordinator or follower")
+    id_path = identity_path(identity)
+    if not id_path.exists():
+        ident = create_identity(id_path)
+        out.info(f"created identity {identity}: {ident.peer_id} ({ident.animal_name}) in {id_path}")
+
+    paths = app_paths().ensure()
+    bus = EventBus()
+    journal = EventJournal(paths.state / "instances" / instance / "events.jsonl")
+    bus.subscribe(journal)
+    bus.subscribe(_printer(out))
+    stop = threading.Event()
+    _install_signal_handlers(stop, out)
+    config = NodeConfig(
+        settings=settings,
+        identity_path=Path(id_path),
+        role=role,  # type: ignore[arg-type]
+        coordinator_peer_id=coordinator_peer_id,
+        max_rounds=max_rounds,
+        stage_timeout_s=stage_timeout,
+        instance=instance,
+    )
+    out.info(f"joining as {role} with profile {settings.profile} ({settings.model}); Ctrl-C stops cleanly")
+    try:
+        summary = Node(config, events=bus, paths=paths).run(stop)
+    finally:
+        journal.close()
+    if out.json_mode:
+        return
+    out.success(
+        f"stopped ({summary.reason}): {len(summary.rounds_completed)} round(s), "
+        f"{summary.stages_trained} stage(s) trained"
+    )
+
+
+def _install_signal_handlers(stop: threading.Event, out: Any) -> None:
+    """First Ctrl-C (or SIGTERM) finishes the current step and stops cleanly; a second one forces."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        out.warn("stopping after the current step (press Ctrl-C again to force)")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _printer(out: Any):
+    """Events as plain log lines, or one JSON object per line with --json."""
+    import json
+    import sys
+    import time
+
+    from rlswarm_core.journal import event_to_dict
+    from rlswarm_core.redact import redact
+
+    def describe(event: Any) -> str | None:
+        kind = event.kind
+        if kind == "NodeStarted":
+            where = f"{event.device}/{event.dtype}"
+            return f"node {event.peer_id} ({event.animal_name}) on {where}, model {event.model}"
+        if kind == "Joined":
+            return f"joined the swarm at {', '.join(event.maddrs) or 'no address'}"
+        if kind == "StageStarted":
+            return f"round {event.round} stage {event.stage} started" + (
+                " (joined late)" if event.late_join else ""
+            )
+        if kind == "StepDone":
+            return (
+                f"round {event.round} stage {event.stage}: step {event.step}/{event.steps}, "
+                f"reward {event.reward:.3f}, {event.tokens_per_second:.0f} tok/s"
+            )
+        if kind == "StageFinished":
+            took = f"{event.seconds:.1f} s"
+            return f"round {event.round} stage {event.stage} done: reward {event.reward:.3f} in {took}"
+        if kind == "RoundFinished":
+            return (
+                f"round {event.round} done: reward {event.reward:.3f}, vote {', '.join(event.vote) or 'none'}"
+            )
+        if kind == "CheckpointSaved":
+            return f"checkpoint for round {event.round}: {event.path}"
+        if kind in ("CheckpointFailed", "SwarmErrorEvent"):
+            return f"warning: {getattr(event, 'message', '')}"
+        if kind == "Resumed":
+            return f"resumed from the checkpoint of round {event.round}"
+        if kind == "StageSkipped":
+            return (
+                f"fell behind: skipped from round {event.from_round} stage {event.from_stage} "
+                f"to round {event.to_round} stage {event.to_stage}"
+            )
+        if kind == "PeerCountChanged":
+            return f"peers: {event.peers}"
+        if kind == "ChainSubmitted":
+            return f"chain {event.what} for round {event.round}: {event.status} {event.message}".rstrip()
+        return None
+
+    def emit(event: Any) -> None:
+        if out.json_mode:
+            sys.stdout.write(redact(json.dumps(event_to_dict(event), default=str)) + "\n")
+            sys.stdout.flush()
+            return
+        text = describe(event)
+        if text and not out.quiet:
+            stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+            sys.stderr.write(redact(f"{stamp} {text}") + "\n")
+            sys.stderr.flush()
+
+    return emit

@@ -1,0 +1,377 @@
+"""One object that runs an RL Swarm node end to end: DHT, round/stage clock, GRPO training per stage,
+publishing to the swarm, winners, checkpoints and resume.
+
+``Node(config).run(stop)`` is what ``rlswarm join`` and the tests call. The node never prints; it emits
+events on its bus (``node.events``), which the event journal, the live panel and metrics subscribe to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rlswarm_core.identity import load_identity
+from rlswarm_core.node_events import (
+    ChainSubmitted,
+    CheckpointFailed,
+    CheckpointSaved,
+    NodeStarted,
+    NodeStopped,
+    Resumed,
+    RoundFinished,
+    StageFinished,
+    StepDone,
+)
+from rlswarm_core.paths import AppPaths, app_paths
+from rlswarm_core.settings import NodeSettings
+from rlswarm_core.swarm.events import EventBus, SwarmErrorEvent
+
+Role = Literal["coordinator", "follower"]
+# Chain rewards are integers; the node's mean stage reward is scaled so two decimals survive.
+CHAIN_REWARD_SCALE = 100
+
+
+@dataclass
+class NodeConfig:
+    settings: NodeSettings
+    identity_path: Path
+    role: Role = "follower"
+    # followers trust only this clock when it is given (pin it in production)
+    coordinator_peer_id: str | None = None
+    # stop once the swarm reaches this round (absolute round number); None runs until stopped
+    max_rounds: int | None = None
+    # how long the coordinator waits for peers' rewards, and a follower for the clock, per stage
+    stage_timeout_s: float = 600.0
+    # how long gathering peers' outputs of the previous stage may take
+    gather_deadline_s: float = 15.0
+    # the clock's poll interval for followers
+    poll_s: float = 0.5
+    seed: int = 0
+    instance: str = "default"
+    # optional chain submitter with submit_reward(round, stage, reward:int, peer_id) and
+    # submit_winners(round, winners, peer_id), e.g. rlswarm_core.chain.queue.SubmissionQueue
+    chain: Any = None
+    # a Coordinator to use instead of the DHT clock (the chain clock, for instance)
+    clock_factory: Callable[[Any, int], Any] | None = None
+    save_optimizer: bool = False
+
+
+@dataclass
+class NodeSummary:
+    peer_id: str
+    rounds_completed: list[int] = field(default_factory=list)
+    stages_trained: int = 0
+    resumed_from: int | None = None
+    last_winners: tuple[str, ...] = ()
+    reason: str = ""
+
+
+class Node:
+    def __init__(
+        self, config: NodeConfig, events: EventBus | None = None, paths: AppPaths | None = None
+    ) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.events = events or EventBus()
+        self.paths = (paths or app_paths()).ensure()
+        self.identity = load_identity(config.identity_path)
+        self.peer_id = self.identity.peer_id
+        self.summary = NodeSummary(peer_id=self.peer_id)
+        self._known_peers: set[str] = set()
+
+    # -- set-up ------------------------------------------------------------------------------------
+    def checkpoint_dir(self) -> Path:
+        return self.paths.checkpoints / self.peer_id
+
+    def _apply_process_settings(self) -> None:
+        import os
+
+        for key, value in self.settings.env.items():
+            os.environ.setdefault(key, value)
+        if self.settings.threads:
+            import torch
+
+            torch.set_num_threads(self.settings.threads)
+
+    def _load_model(self, checkpoint: Any) -> Any:
+        from rlswarm_core.training.models import load_model
+
+        spec = str(checkpoint.path) if checkpoint is not None else self.settings.model
+        return load_model(spec, self.settings.device, self.settings.dtype, seed=self.config.seed)
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> NodeSummary:
+        from rlswarm_core.swarm.coordinator import DHTCoordinator
+        from rlswarm_core.swarm.dht import DHTOptions, start_node
+        from rlswarm_core.swarm.exchange import Exchange
+        from rlswarm_core.training.checkpoints import CheckpointStore
+        from rlswarm_core.training.grpo import GrpoStageRunner
+        from rlswarm_core.training.stages import make_pipeline
+
+        stop = stop or threading.Event()
+        self._apply_process_settings()
+        store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
+        latest = store.latest()
+        # Load the model before joining, so a slow first load does not hold a stage open.
+        loaded = self._load_model(latest)
+        pipeline = make_pipeline(self.settings, self.peer_id)
+        options = DHTOptions.from_settings(self.settings, self.config.identity_path)
+        swarm = start_node(options, self.events)
+        try:
+            resume_round = latest.round + 1 if latest is not None else 0
+            if latest is not None:
+                self.summary.resumed_from = latest.round
+                self.events.emit(Resumed(round=latest.round, checkpoint=str(latest.path)))
+            if self.config.clock_factory is not None:
+                clock = self.config.clock_factory(swarm, pipeline.stage_count)
+            else:
+                from rlswarm_core.swarm.coordinator import RoundStage
+
+                clock = DHTCoordinator(
+                    swarm,
+                    pipeline.stage_count,
+                    is_coordinator=self.config.role == "coordinator",
+                    coordinator_peer_id=self.config.coordinator_peer_id,
+                    start=RoundStage(resume_round, 0) if self.config.role == "coordinator" else None,
+                    poll_min_s=self.config.poll_s,
+                    join_timeout_s=max(30.0, self.config.stage_timeout_s),
+                    events=self.events,
+                )
+            exchange = Exchange(
+                swarm, publish_every_steps=self.settings.publish_every_steps, events=self.events
+            )
+            runner = GrpoStageRunner(
+                loaded.model,
+                loaded.tokenizer,
+                self.settings,
+                self.paths.state / "work" / self.peer_id,
+                device=loaded.device.device,
+                seed=self.config.seed,
+            )
+            self.events.emit(
+                NodeStarted(
+                    peer_id=self.peer_id,
+                    animal_name=self.identity.animal_name,
+                    model=self.settings.model,
+                    profile=self.settings.profile,
+                    device=loaded.device.device,
+                    dtype=loaded.device.dtype,
+                    role=self.config.role,
+                    maddrs=tuple(swarm.visible_maddrs()),
+                )
+            )
+            self._loop(clock, exchange, runner, pipeline, store, resume_round, stop)
+        finally:
+            self.events.emit(
+                NodeStopped(reason=self.summary.reason, rounds=len(self.summary.rounds_completed))
+            )
+            swarm.shutdown()
+        return self.summary
+
+    def _loop(
+        self,
+        clock: Any,
+        exchange: Any,
+        runner: Any,
+        pipeline: Any,
+        store: Any,
+        resume_round: int,
+        stop: threading.Event,
+    ) -> None:
+        from rlswarm_core.swarm.coordinator import RoundStage
+
+        is_clock = self.config.role == "coordinator" and self.config.clock_factory is None
+        done: set[RoundStage] = set()
+        stage_rewards: dict[int, dict[int, float]] = {}
+        max_rounds = self.config.max_rounds
+        while not stop.is_set():
+            rs = clock.current()
+            if max_rounds is not None and rs.round >= max_rounds:
+                self.summary.reason = f"reached round {max_rounds}"
+                return
+            if rs in done or rs.round < resume_round:
+                # Finished here already (or covered by the checkpoint we resumed from): wait for the clock.
+                clock.wait_for_change(
+                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=self.config.poll_s
+                )
+                continue
+            reward = self._train_stage(rs, exchange, runner, pipeline, stop)
+            if reward is None:  # stopped mid-stage
+                self.summary.reason = "stopped"
+                return
+            done.add(rs)
+            stage_rewards.setdefault(rs.round, {})[rs.stage] = reward
+            self._submit_chain_reward(rs, reward)
+            if is_clock:
+                self._wait_for_peers(exchange, rs, stop)
+                with contextlib.suppress(Exception):
+                    exchange.publish_leaderboard(rs)
+            last_stage = rs.stage == pipeline.stage_count - 1
+            if last_stage:
+                self._finish_round(rs, exchange, pipeline, store, runner, stage_rewards.pop(rs.round, {}))
+            if is_clock:
+                clock.advance()
+            else:
+                clock.wait_for_change(rs, timeout=self.config.stage_timeout_s, poll_min_s=self.config.poll_s)
+        self.summary.reason = self.summary.reason or "stopped"
+
+    def _train_stage(
+        self, rs: Any, exchange: Any, runner: Any, pipeline: Any, stop: threading.Event
+    ) -> float | None:
+        from rlswarm_core.swarm.coordinator import RoundStage
+        from rlswarm_core.swarm.exchange import StageOutput
+
+        previous = None
+        if rs.stage > 0:
+            gathered = exchange.gather_outputs(
+                RoundStage(rs.round, rs.stage - 1), self.config.gather_deadline_s
+            )
+            previous = gathered.outputs
+            self._known_peers.update(previous)
+        plan = pipeline.plan(rs.round, rs.stage, previous)
+        steps = self.settings.steps_per_stage
+
+        def outputs_of(progress: Any) -> list[StageOutput]:
+            return [
+                StageOutput(
+                    question=p.question,
+                    completion=p.completion,
+                    reward=p.reward,
+                    answer=p.answer,
+                    extra=p.extra,
+                )
+                for p in plan.publishable(progress.best)
+            ]
+
+        published_at = [-1]
+
+        def on_publish(progress: Any) -> None:
+            published_at[0] = progress.step
+            self.events.emit(
+                StepDone(
+                    round=rs.round,
+                    stage=rs.stage,
+                    step=progress.step,
+                    steps=steps,
+                    reward=progress.mean_reward,
+                    tokens_per_second=progress.tokens_per_second,
+                )
+            )
+            try:
+                exchange.publish_outputs(rs, outputs_of(progress))
+                exchange.publish_reward(rs, progress.mean_reward, progress.step)
+            except Exception as exc:  # a DHT hiccup must not kill training; the next publish retries
+                self.events.emit(SwarmErrorEvent(operation="publish", message=str(exc)))
+
+        result = runner.run_stage(
+            plan.rows,
+            plan.score,
+            steps,
+            on_publish=on_publish,
+            publish_every=self.settings.publish_every_steps,
+            stop=stop,
+        )
+        if result.stopped_early:
+            return None
+        progress = result.progress
+        if published_at[0] != progress.step:
+            # The stage's final state always reaches the swarm, whatever the publish interval.
+            exchange.publish_outputs(rs, outputs_of(progress))
+            exchange.publish_reward(rs, progress.mean_reward, progress.step)
+        self.summary.stages_trained += 1
+        self.events.emit(
+            StageFinished(
+                round=rs.round,
+                stage=rs.stage,
+                reward=progress.mean_reward,
+                steps=progress.step,
+                seconds=result.seconds,
+                questions=len(plan.rows),
+            )
+        )
+        return progress.mean_reward
+
+    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event) -> None:
+        """The clock's node waits until every peer it knows of has published for ``rs`` (or the timeout):
+        a dead peer costs at most one timeout, never the swarm."""
+        deadline = time.monotonic() + self.config.stage_timeout_s
+        delay = 0.2
+        while not stop.is_set():
+            rewards = exchange.read_rewards(rs)
+            publishers = set(rewards.rewards)
+            self._known_peers.update(publishers)
+            try:
+                routing = exchange.node.routing_peers()
+            except Exception:
+                routing = 0
+            expected = max(len(self._known_peers), routing + 1)
+            if len(publishers) >= expected or time.monotonic() >= deadline:
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def _finish_round(
+        self, rs: Any, exchange: Any, pipeline: Any, store: Any, runner: Any, stage_rewards: dict[int, float]
+    ) -> None:
+        from rlswarm_core.training.checkpoints import CheckpointError, CheckpointRecord
+
+        final = exchange.gather_outputs(rs, self.config.gather_deadline_s)
+        winners = tuple(pipeline.winners(final.outputs))
+        vote = winners[:1]
+        total = sum(stage_rewards.values())
+        self.summary.rounds_completed.append(rs.round)
+        self.summary.last_winners = winners
+        self.events.emit(RoundFinished(round=rs.round, reward=total, winners=winners, vote=vote))
+        if vote and self.config.chain is not None:
+            self._chain_call(
+                "winners",
+                rs.round,
+                rs.stage,
+                lambda: self.config.chain.submit_winners(rs.round, list(vote), self.peer_id),
+            )
+        record = CheckpointRecord(
+            round=rs.round,
+            peer_id=self.peer_id,
+            reward=total,
+            stage_rewards={str(k): v for k, v in sorted(stage_rewards.items())},
+            model=self.settings.model,
+            profile=self.settings.profile,
+            task_family=self.settings.task_family,
+            steps=runner.global_step,
+            extra={"winners": list(winners)},
+        )
+        try:
+            saved = store.save(record, lambda folder: runner.save(folder, self.config.save_optimizer))
+        except CheckpointError as exc:
+            # Training goes on: the weights are still in memory and the previous checkpoint is intact.
+            self.events.emit(CheckpointFailed(round=rs.round, message=exc.one_line()))
+        else:
+            self.events.emit(CheckpointSaved(round=rs.round, path=str(saved.path)))
+
+    def _submit_chain_reward(self, rs: Any, reward: float) -> None:
+        if self.config.chain is None:
+            return
+        value = round(reward * CHAIN_REWARD_SCALE)
+        self._chain_call(
+            "reward",
+            rs.round,
+            rs.stage,
+            lambda: self.config.chain.submit_reward(rs.round, rs.stage, value, self.peer_id),
+        )
+
+    def _chain_call(self, what: str, round_: int, stage: int, call: Callable[[], Any]) -> None:
+        try:
+            outcome = call()
+        except Exception as exc:
+            self.events.emit(
+                ChainSubmitted(what=what, round=round_, stage=stage, status="failed", message=str(exc))
+            )
+            return
+        # SubmissionQueue answers "sent", "already" or "queued"; a plain client returns a receipt.
+        status = outcome if isinstance(outcome, str) else "sent"
+        self.events.emit(ChainSubmitted(what=what, round=round_, stage=stage, status=status))
