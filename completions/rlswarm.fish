@@ -82,7 +82,7 @@ complete -c rlswarm -n '__fish_seen_subcommand_from join' -l max-rounds -d 'Stop
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l initial-peer -d 'Bootstrap multiaddr (repeatable).'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l port -d 'DHT port (default 38331; 0 picks one).'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l host -d 'Address the DHT listens on.'
-complete -c rlswarm -n '__fish_seen_subcommand_from join' -l identity -d 'Identity name (rlswarm identity list).'
+complete -c rlswarm -n '__fish_seen_subcommand_from join' -l identity -d 'Identity name (rlswarm identity list); default: the instance name.'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l role -d 'coordinator (runs the round/stage clock) or follower; default: coordinator when no --initial-peer is given, else follower.'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l coordinator-peer-id -d 'Trust only this peers round/stage clock.'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l stage-timeout -d 'Seconds to wait for peers or the clock per stage.'

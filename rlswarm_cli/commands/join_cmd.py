@@ -34,8 +34,9 @@ def join(
     port: Annotated[int | None, typer.Option("--port", help="DHT port (default 38331; 0 picks one).")] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address the DHT listens on.")] = None,
     identity: Annotated[
-        str, typer.Option("--identity", help="Identity name (rlswarm identity list).")
-    ] = "default",
+        str | None,
+        typer.Option("--identity", help="Identity name (rlswarm identity list); default: the instance name."),
+    ] = None,
     role: Role = None,
     coordinator_peer_id: Annotated[
         str | None, typer.Option("--coordinator-peer-id", help="Trust only this peer's round/stage clock.")
@@ -54,6 +55,7 @@ def join(
     from rlswarm_core.journal import EventJournal
     from rlswarm_core.node import Node, NodeConfig
     from rlswarm_core.paths import app_paths
+    from rlswarm_core.settings import load_yaml_mapping
     from rlswarm_core.swarm.events import EventBus
 
     out = output(ctx, json_flag)
@@ -64,11 +66,16 @@ def join(
         "host": host,
         "initial_peers": initial_peer,
     }
-    settings = resolve_node_settings(flags).settings
+    # An instance created with 'rlswarm instances add' keeps its own settings (port, profile, threads, ...).
+    instance_values = load_yaml_mapping(
+        app_paths().instances / instance / "settings.yaml", "instance settings"
+    )
+    settings = resolve_node_settings(flags, instance=instance_values).settings
     if role is None:
         role = "follower" if settings.initial_peers else "coordinator"
     if role not in ("coordinator", "follower"):
         raise ConfigError(f"unknown role {role!r}", "use coordinator or follower")
+    identity = identity or instance
     id_path = identity_path(identity)
     if not id_path.exists():
         ident = create_identity(id_path)
@@ -76,7 +83,7 @@ def join(
 
     paths = app_paths().ensure()
     bus = EventBus()
-    journal = EventJournal(paths.state / "instances" / instance / "events.jsonl")
+    journal = EventJournal(paths.instances / instance / "events.jsonl")
     bus.subscribe(journal)
     bus.subscribe(_printer(out))
     stop = threading.Event()
