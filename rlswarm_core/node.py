@@ -90,6 +90,12 @@ class Node:
 
     def _apply_process_settings(self) -> None:
         import os
+        import warnings
+
+        # Library deprecation chatter (transformers renaming its own arguments) is not the operator's
+        # business; real problems still arrive as events and errors.
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|accelerate)\b")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(transformers|trl|torch)\b")
 
         for key, value in self.settings.env.items():
             os.environ.setdefault(key, value)

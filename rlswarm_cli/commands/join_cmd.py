@@ -85,7 +85,8 @@ def join(
     bus = EventBus()
     journal = EventJournal(paths.instances / instance / "events.jsonl")
     bus.subscribe(journal)
-    bus.subscribe(_printer(out))
+    display = _Display(out, paths.logs / f"{instance}.log")
+    bus.subscribe(display)
     stop = threading.Event()
     _install_signal_handlers(stop, out)
     config = NodeConfig(
@@ -99,7 +100,8 @@ def join(
     )
     out.info(f"joining as {role} with profile {settings.profile} ({settings.model}); Ctrl-C stops cleanly")
     try:
-        summary = Node(config, events=bus, paths=paths).run(stop)
+        with display:
+            summary = Node(config, events=bus, paths=paths).run(stop)
     finally:
         journal.close()
     if out.json_mode:
@@ -123,64 +125,62 @@ def _install_signal_handlers(stop: threading.Event, out: Any) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _printer(out: Any):
-    """Events as plain log lines, or one JSON object per line with --json."""
-    import json
-    import sys
-    import time
+class _Display:
+    """Where events go: JSON lines (--json), a live panel (a terminal), or plain lines (anything else);
+    plain lines always go to the instance's log file too."""
 
-    from rlswarm_core.journal import event_to_dict
-    from rlswarm_core.redact import redact
+    def __init__(self, out: Any, log_path: Path) -> None:
+        import sys
 
-    def describe(event: Any) -> str | None:
-        kind = event.kind
-        if kind == "NodeStarted":
-            where = f"{event.device}/{event.dtype}"
-            return f"node {event.peer_id} ({event.animal_name}) on {where}, model {event.model}"
-        if kind == "Joined":
-            return f"joined the swarm at {', '.join(event.maddrs) or 'no address'}"
-        if kind == "StageStarted":
-            return f"round {event.round} stage {event.stage} started" + (
-                " (joined late)" if event.late_join else ""
-            )
-        if kind == "StepDone":
-            return (
-                f"round {event.round} stage {event.stage}: step {event.step}/{event.steps}, "
-                f"reward {event.reward:.3f}, {event.tokens_per_second:.0f} tok/s"
-            )
-        if kind == "StageFinished":
-            took = f"{event.seconds:.1f} s"
-            return f"round {event.round} stage {event.stage} done: reward {event.reward:.3f} in {took}"
-        if kind == "RoundFinished":
-            return (
-                f"round {event.round} done: reward {event.reward:.3f}, vote {', '.join(event.vote) or 'none'}"
-            )
-        if kind == "CheckpointSaved":
-            return f"checkpoint for round {event.round}: {event.path}"
-        if kind in ("CheckpointFailed", "SwarmErrorEvent"):
-            return f"warning: {getattr(event, 'message', '')}"
-        if kind == "Resumed":
-            return f"resumed from the checkpoint of round {event.round}"
-        if kind == "StageSkipped":
-            return (
-                f"fell behind: skipped from round {event.from_round} stage {event.from_stage} "
-                f"to round {event.to_round} stage {event.to_stage}"
-            )
-        if kind == "PeerCountChanged":
-            return f"peers: {event.peers}"
-        if kind == "ChainSubmitted":
-            return f"chain {event.what} for round {event.round}: {event.status} {event.message}".rstrip()
-        return None
+        from rlswarm_core.node_view import NodeView
 
-    def emit(event: Any) -> None:
-        if out.json_mode:
+        self.out = out
+        self.view = NodeView()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.live: Any = None
+        self.interactive = not out.json_mode and not out.quiet and sys.stdout.isatty()
+
+    def __call__(self, event: Any) -> None:
+        import json
+        import sys
+
+        from rlswarm_cli.event_lines import stamped
+        from rlswarm_core.journal import event_to_dict
+        from rlswarm_core.redact import redact
+
+        self.view.apply(event)
+        line = stamped(event)
+        if line is not None and not self.log.closed:
+            self.log.write(redact(line) + "\n")
+            self.log.flush()
+        if self.out.json_mode:
             sys.stdout.write(redact(json.dumps(event_to_dict(event), default=str)) + "\n")
             sys.stdout.flush()
-            return
-        text = describe(event)
-        if text and not out.quiet:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
-            sys.stderr.write(redact(f"{stamp} {text}") + "\n")
+        elif self.live is not None:
+            self.live.update(self._panel())
+        elif line is not None and not self.out.quiet:
+            sys.stderr.write(redact(line) + "\n")
             sys.stderr.flush()
 
-    return emit
+    def _panel(self) -> Any:
+        import psutil
+
+        from rlswarm_cli.panel import render_panel
+
+        memory = psutil.Process().memory_info().rss / 1024**3
+        return render_panel(self.view, memory_gb=memory)
+
+    def __enter__(self) -> _Display:
+        if self.interactive:
+            from rich.live import Live
+
+            self.live = Live(self._panel(), console=self.out.console, refresh_per_second=2, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+        self.log.close()

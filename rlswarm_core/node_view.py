@@ -1,0 +1,131 @@
+"""A node's state as the operator sees it, folded from its events.
+
+The live panel, ``instances list`` and ``rewards`` all read this snapshot; it is built only from
+events (live from the bus or replayed from the journal), never from the trainer's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+_HISTORY = 64
+
+
+@dataclass
+class NodeView:
+    peer_id: str = ""
+    animal_name: str = ""
+    model: str = ""
+    profile: str = ""
+    device: str = ""
+    role: str = ""
+    maddrs: tuple[str, ...] = ()
+    round: int | None = None
+    stage: int | None = None
+    step: int = 0
+    steps: int = 0
+    stage_reward: float = 0.0
+    tokens_per_second: float = 0.0
+    peers: int = 0
+    rank: int | None = None
+    leaderboard_size: int = 0
+    leaderboard_top: tuple[tuple[str, float], ...] = ()
+    rounds_completed: int = 0
+    total_reward: float = 0.0
+    round_rewards: list[tuple[int, float]] = field(default_factory=list)
+    last_vote: tuple[str, ...] = ()
+    last_chain: str = ""
+    last_push: str = ""
+    last_checkpoint: str = ""
+    last_error: str = ""
+    resumed_from: int | None = None
+    state: str = "starting"
+    updated: float = 0.0
+
+    def apply(self, event: Any) -> NodeView:
+        """Fold one event (an Event object or its journal dict) into the view."""
+        get = event.get if isinstance(event, dict) else (lambda k, d=None: getattr(event, k, d))
+        kind = get("kind") if isinstance(event, dict) else event.kind
+        self.updated = float(get("at", 0.0) or 0.0)
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(get)
+        return self
+
+    def _on_NodeStarted(self, get: Any) -> None:
+        self.peer_id = get("peer_id", "")
+        self.animal_name = get("animal_name", "")
+        self.model = get("model", "")
+        self.profile = get("profile", "")
+        self.device = f"{get('device', '')}/{get('dtype', '')}"
+        self.role = get("role", "")
+        self.maddrs = tuple(get("maddrs", ()) or ())
+        self.state = "running"
+
+    def _on_Resumed(self, get: Any) -> None:
+        self.resumed_from = get("round")
+
+    def _on_StageStarted(self, get: Any) -> None:
+        self.round, self.stage = get("round"), get("stage")
+        self.step, self.stage_reward = 0, 0.0
+
+    def _on_StepDone(self, get: Any) -> None:
+        self.round, self.stage = get("round"), get("stage")
+        self.step, self.steps = get("step", 0), get("steps", 0)
+        self.stage_reward = float(get("reward", 0.0))
+        self.tokens_per_second = float(get("tokens_per_second", 0.0))
+
+    def _on_StageFinished(self, get: Any) -> None:
+        self.step = self.steps = get("steps", self.steps)
+        self.stage_reward = float(get("reward", 0.0))
+
+    def _on_PeerCountChanged(self, get: Any) -> None:
+        self.peers = get("peers", 0)
+
+    def _on_LeaderboardChanged(self, get: Any) -> None:
+        top = tuple((str(p), float(r)) for p, r in (get("top", ()) or ()))
+        self.leaderboard_top = top
+        self.leaderboard_size = len(top)
+        ids = [p for p, _ in top]
+        self.rank = ids.index(self.peer_id) + 1 if self.peer_id in ids else None
+
+    def _on_RoundFinished(self, get: Any) -> None:
+        reward = float(get("reward", 0.0))
+        self.rounds_completed += 1
+        self.total_reward += reward
+        self.round_rewards = [*self.round_rewards, (int(get("round", 0)), reward)][-_HISTORY:]
+        self.last_vote = tuple(get("vote", ()) or ())
+
+    def _on_CheckpointSaved(self, get: Any) -> None:
+        self.last_checkpoint = f"round {get('round')}"
+
+    def _on_CheckpointFailed(self, get: Any) -> None:
+        self.last_error = str(get("message", ""))
+
+    def _on_ChainSubmitted(self, get: Any) -> None:
+        self.last_chain = f"{get('what')} r{get('round')}: {get('status')}"
+
+    def _on_PushDone(self, get: Any) -> None:
+        self.last_push = f"round {get('round')} -> {get('repo_id', '')}".strip()
+
+    def _on_PushFailed(self, get: Any) -> None:
+        self.last_push = f"failed: {get('message', '')}"
+
+    def _on_SwarmErrorEvent(self, get: Any) -> None:
+        self.last_error = f"{get('operation')}: {get('message')}"
+
+    def _on_NodeStopped(self, get: Any) -> None:
+        self.state = f"stopped ({get('reason', '')})"
+
+
+def sparkline(values: list[float], width: int = 24) -> str:
+    """A one-line history: ▁▂▃▄▅▆▇█ scaled between the smallest and largest value."""
+    bars = "▁▂▃▄▅▆▇█"
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return bars[0] * len(values)
+    return "".join(bars[int((v - low) / (high - low) * (len(bars) - 1))] for v in values)
