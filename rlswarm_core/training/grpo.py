@@ -193,7 +193,10 @@ class GrpoStageRunner:
             train_dataset=dataset,
             processing_class=self.tokenizer,
             callbacks=[_Hooks()],
+            peft_config=self._lora_config(),
         )
+        # With LoRA the trainer wraps the model once; later stages keep training that same adapter.
+        self.model = trainer.model
         # The engine never prints: progress reaches the operator through events.
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
@@ -201,6 +204,16 @@ class GrpoStageRunner:
         trainer.train()
         stopped = stop is not None and stop.is_set() and progress.step < steps
         return StageResult(progress=progress, seconds=time.monotonic() - started, stopped_early=stopped)
+
+    def _lora_config(self) -> Any:
+        """A LoRA adapter config the first time a LoRA node trains; None once the model carries one."""
+        if not self.settings.lora or hasattr(self.model, "peft_config"):
+            return None
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"
+        )
 
     def save(self, folder: Path, with_optimizer: bool = False) -> None:
         """Model (safetensors), tokenizer, and optionally the last stage's optimizer state."""

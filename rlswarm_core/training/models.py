@@ -55,6 +55,9 @@ class LoadedModel:
     source: str
 
 
+ADAPTER_CONFIG = "adapter_config.json"
+
+
 def parse_model_spec(spec: object) -> ModelSpec:
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(
@@ -98,7 +101,8 @@ def model_files(spec: str | ModelSpec, cache_dir: Path | None = None, seed: int 
         from rlswarm_core.training.smollm import ensure_smollm
 
         return str(ensure_smollm(cache))
-    if parsed.kind == "path" and not (Path(parsed.name) / "config.json").is_file():
+    folder = Path(parsed.name)
+    if parsed.kind == "path" and not any((folder / f).is_file() for f in ("config.json", ADAPTER_CONFIG)):
         raise ModelError(
             f"model folder {parsed.name} has no config.json", "point model at a saved model folder"
         )
@@ -128,7 +132,11 @@ def load_model(
             tokenizer = PreTrainedTokenizerFast.from_pretrained(source)
         else:
             tokenizer = AutoTokenizer.from_pretrained(source, **extra)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(choice.dtype), **extra)
+        adapter = Path(source) / ADAPTER_CONFIG if parsed.kind == "path" else None
+        if adapter is not None and adapter.is_file():
+            model = _load_with_adapter(Path(source), torch_dtype(choice.dtype))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(choice.dtype), **extra)
     except OSError as exc:
         if parsed.kind == "hub" and hub_offline():
             raise ModelError(
@@ -142,3 +150,21 @@ def load_model(
         tokenizer.pad_token = tokenizer.eos_token
     model.to(choice.device)
     return LoadedModel(model=model, tokenizer=tokenizer, device=choice, source=source)
+
+
+def _load_with_adapter(folder: Path, dtype: Any) -> Any:
+    """A LoRA checkpoint: its base model (named in the adapter config) with the trained adapter on top,
+    still trainable, so a resumed node goes on training the same adapter."""
+    import json
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base_name = json.loads((folder / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
+    if not base_name:
+        raise ModelError(
+            f"LoRA checkpoint {folder} does not name its base model", "retrain from the base model"
+        )
+    offline = {"local_files_only": True} if hub_offline() or Path(base_name).is_dir() else {}
+    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=dtype, **offline)
+    return PeftModel.from_pretrained(base, str(folder), is_trainable=True)

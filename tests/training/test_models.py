@@ -17,11 +17,6 @@ from rlswarm_core.training.tiny_model import ensure_tiny_model, load_tiny_tokeni
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
 def digest(folder: Path, name: str) -> str:
     return hashlib.sha256((folder / name).read_bytes()).hexdigest()
 
@@ -138,8 +133,6 @@ def test_smollm_missing_names_the_install_command() -> None:
 
 @pytest.mark.slow
 def test_smollm_converts_once_then_reloads_fast(models_cache: Path) -> None:
-    import time
-
     loaded = load_model(
         "builtin:smollm2-135m-instruct", device="cpu", dtype="float32", cache_dir=models_cache
     )
@@ -147,9 +140,10 @@ def test_smollm_converts_once_then_reloads_fast(models_cache: Path) -> None:
     assert (folder / "model.safetensors").is_file()
     assert getattr(loaded.model.config, "quantization_config", None) is None
     assert loaded.model.config.num_hidden_layers == 30
-    start = time.perf_counter()
+    converted_at = (folder / "model.safetensors").stat().st_mtime_ns
     again = load_model("builtin:smollm2-135m-instruct", device="cpu", dtype="auto", cache_dir=models_cache)
-    assert time.perf_counter() - start < 20
+    # The second load reads the cached safetensors; nothing is converted again.
+    assert (folder / "model.safetensors").stat().st_mtime_ns == converted_at
     messages = [{"role": "user", "content": "What is 2 + 2? Reply with the number only."}]
     batch = again.tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
