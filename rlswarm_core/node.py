@@ -59,6 +59,8 @@ class NodeConfig:
     # a Coordinator to use instead of the DHT clock (the chain clock, for instance)
     clock_factory: Callable[[Any, int], Any] | None = None
     save_optimizer: bool = False
+    # a custom task pipeline (settings, own peer id) -> StagePipeline; default: from task_family
+    pipeline_factory: Callable[[NodeSettings, str], Any] | None = None
 
 
 @dataclass
@@ -125,7 +127,8 @@ class Node:
         latest = store.latest()
         # Load the model before joining, so a slow first load does not hold a stage open.
         loaded = self._load_model(latest)
-        pipeline = make_pipeline(self.settings, self.peer_id)
+        factory = self.config.pipeline_factory or make_pipeline
+        pipeline = factory(self.settings, self.peer_id)
         options = DHTOptions.from_settings(self.settings, self.config.identity_path)
         swarm = start_node(options, self.events)
         try:
