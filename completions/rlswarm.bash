@@ -52,7 +52,7 @@ _rlswarm() {
     "identity list") words="--json --help" ;;
     "identity name") words="--json --help" ;;
     "identity show") words="--name -n --path --json --help" ;;
-    "join") words="--profile -p --model --max-rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --instance --json --help" ;;
+    "join") words="--profile -p --model --max-rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --min-peers --instance --network --rpc-url --contract --json --help" ;;
     "login") words="hf proxy status wallet --help" ;;
     "login hf") words="--token-stdin --allow-read-only --endpoint --insecure-storage --json --help" ;;
     "login proxy") words="--url --insecure-storage --json --help" ;;

@@ -51,6 +51,9 @@ class NodeConfig:
     gather_deadline_s: float = 15.0
     # the clock's poll interval for followers
     poll_s: float = 0.5
+    # the clock's node does not leave a stage before this many peers (itself included) published for
+    # it, or the stage timeout passed: a local swarm can wait for its members before it starts
+    min_peers: int = 1
     seed: int = 0
     instance: str = "default"
     # optional chain submitter with submit_reward(round, stage, reward:int, peer_id) and
@@ -194,7 +197,9 @@ class Node:
     ) -> None:
         from rlswarm_core.swarm.coordinator import RoundStage
 
-        is_clock = self.config.role == "coordinator" and self.config.clock_factory is None
+        # The coordinator role advances the clock: the DHT clock it runs, or a chain clock whose stage
+        # manager key it holds (devnets); on a public chain the network advances on its own.
+        is_clock = self.config.role == "coordinator" and getattr(clock, "can_advance", True)
         done: set[RoundStage] = set()
         stage_rewards: dict[int, dict[int, float]] = {}
         max_rounds = self.config.max_rounds
@@ -318,7 +323,7 @@ class Node:
                 routing = exchange.node.routing_peers()
             except Exception:
                 routing = 0
-            expected = max(len(self._known_peers), routing + 1)
+            expected = max(len(self._known_peers), routing + 1, self.config.min_peers)
             if len(publishers) >= expected or time.monotonic() >= deadline:
                 return
             time.sleep(delay)

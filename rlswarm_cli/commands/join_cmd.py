@@ -44,7 +44,18 @@ def join(
     stage_timeout: Annotated[
         float, typer.Option("--stage-timeout", help="Seconds to wait for peers or the clock per stage.")
     ] = 600.0,
+    min_peers: Annotated[
+        int, typer.Option("--min-peers", help="Coordinator: wait for this many peers before each stage ends.")
+    ] = 1,
     instance: Annotated[str, typer.Option("--instance", help="Instance name (state and logs).")] = "default",
+    network: Annotated[
+        str | None,
+        typer.Option("--network", help="local (DHT clock), devnet or testnet (on-chain coordinator)."),
+    ] = None,
+    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Override the network's RPC URL.")] = None,
+    contract: Annotated[
+        str | None, typer.Option("--contract", help="Override the coordinator contract address.")
+    ] = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Run one node in the foreground: join the swarm, train round after round, publish and checkpoint."""
@@ -65,6 +76,7 @@ def join(
         "dht_port": port,
         "host": host,
         "initial_peers": initial_peer,
+        "network": network,
     }
     # An instance created with 'rlswarm instances add' keeps its own settings (port, profile, threads, ...).
     instance_values = load_yaml_mapping(
@@ -89,6 +101,12 @@ def join(
     bus.subscribe(display)
     stop = threading.Event()
     _install_signal_handlers(stop, out)
+    from rlswarm_core.chain_link import connect_chain
+    from rlswarm_core.identity import load_identity
+
+    link = connect_chain(settings, load_identity(id_path).peer_id, rpc_url=rpc_url, contract=contract)
+    if link is not None:
+        out.info(f"on-chain coordinator {link.network.contract} on {link.network.name} ({link.mode} mode)")
     config = NodeConfig(
         settings=settings,
         identity_path=Path(id_path),
@@ -97,12 +115,17 @@ def join(
         max_rounds=max_rounds,
         stage_timeout_s=stage_timeout,
         instance=instance,
+        min_peers=min_peers,
+        chain=link.queue if link is not None else None,
+        clock_factory=link.clock_factory(role) if link is not None else None,
     )
     out.info(f"joining as {role} with profile {settings.profile} ({settings.model}); Ctrl-C stops cleanly")
     try:
         with display:
             summary = Node(config, events=bus, paths=paths).run(stop)
     finally:
+        if link is not None:
+            link.close(flush=True)
         journal.close()
     if out.json_mode:
         return

@@ -22,6 +22,11 @@ class ChainCoordinator(Coordinator):
         except ChainError as exc:
             raise SwarmError(exc.message, exc.hint) from None
 
+    @property
+    def can_advance(self) -> bool:
+        """Whether this node may move the clock (it holds the stage manager's wallet)."""
+        return self.stage_manager is not None
+
     def current(self) -> RoundStage:
         try:
             rnd, stage = self.clock.current()
