@@ -14,6 +14,7 @@ _rlswarm() {
       ":login") path="${path:+$path }login" ;;
       ":logout") path="${path:+$path }logout" ;;
       ":profiles") path="${path:+$path }profiles" ;;
+      ":push-hub") path="${path:+$path }push-hub" ;;
       "config:paths") path="${path:+$path }paths" ;;
       "config:set") path="${path:+$path }set" ;;
       "config:show") path="${path:+$path }show" ;;
@@ -35,7 +36,7 @@ _rlswarm() {
     esac
   done
   case "$path" in
-    "") words="completion config devnet doctor identity join login logout profiles --json --debug --quiet -q --no-color --version --help" ;;
+    "") words="completion config devnet doctor identity join login logout profiles push-hub --json --debug --quiet -q --no-color --version --help" ;;
     "completion") words="bash zsh fish --help" ;;
     "config") words="paths set show unset --help" ;;
     "config paths") words="--json --help" ;;
@@ -63,6 +64,7 @@ _rlswarm() {
     "profiles list") words="--json --help" ;;
     "profiles recommend") words="--json --help" ;;
     "profiles show") words="--memory-gb --json --help" ;;
+    "push-hub") words="--repo-id --org --private --best-only --all-instances --instance --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -32,6 +32,11 @@ def describe(event: Any) -> str | None:
         return f"checkpoint for round {event.round}: {event.path}"
     if kind in ("CheckpointFailed", "SwarmErrorEvent"):
         return f"warning: {getattr(event, 'message', '')}"
+    if kind == "PushDone":
+        return f"pushed round {event.round} to {event.url} ({event.files} files)"
+    if kind == "PushFailed":
+        again = f", retrying in {event.retry_in_s:.0f} s" if event.will_retry else ""
+        return f"warning: push of round {event.round} to {event.repo_id} failed: {event.message}{again}"
     if kind == "Resumed":
         return f"resumed from the checkpoint of round {event.round}"
     if kind == "StageSkipped":

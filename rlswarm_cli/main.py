@@ -21,6 +21,7 @@ from rlswarm_cli.commands import (
     join_cmd,
     login_cmd,
     profiles_cmd,
+    push_hub_cmd,
 )
 from rlswarm_cli.output import Output
 from rlswarm_core import __version__
@@ -70,6 +71,7 @@ app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("join")(join_cmd.join)
 app.add_typer(devnet_cmd.app, name="devnet")
+app.command("push-hub")(push_hub_cmd.push_hub)
 app.command("completion")(completion_cmd.completion)
 
 

@@ -357,15 +357,32 @@ class Node:
             profile=self.settings.profile,
             task_family=self.settings.task_family,
             steps=runner.global_step,
-            extra={"winners": list(winners)},
+            extra={"winners": list(winners), "hyperparameters": self._hyperparameters()},
         )
         try:
-            saved = store.save(record, lambda folder: runner.save(folder, self.config.save_optimizer))
+            with_optimizer = self.config.save_optimizer or self.settings.hub_optimizer == "full"
+            saved = store.save(record, lambda folder: runner.save(folder, with_optimizer))
         except CheckpointError as exc:
             # Training goes on: the weights are still in memory and the previous checkpoint is intact.
             self.events.emit(CheckpointFailed(round=rs.round, message=exc.one_line()))
         else:
             self.events.emit(CheckpointSaved(round=rs.round, path=str(saved.path)))
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        s = self.settings
+        keys = (
+            "learning_rate",
+            "batch_size",
+            "num_generations",
+            "beta",
+            "max_completion_length",
+            "gradient_accumulation_steps",
+            "steps_per_stage",
+            "warmup_ratio",
+            "dtype",
+            "lora",
+        )
+        return {k: getattr(s, k) for k in keys}
 
     def _submit_chain_reward(self, rs: Any, reward: float) -> None:
         if self.config.chain is None:

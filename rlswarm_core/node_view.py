@@ -107,7 +107,7 @@ class NodeView:
         self.last_chain = f"{get('what')} r{get('round')}: {get('status')}"
 
     def _on_PushDone(self, get: Any) -> None:
-        self.last_push = f"round {get('round')} -> {get('repo_id', '')}".strip()
+        self.last_push = f"round {get('round')} -> {get('repo_id', '')}"
 
     def _on_PushFailed(self, get: Any) -> None:
         self.last_push = f"failed: {get('message', '')}"

@@ -64,6 +64,11 @@ class NodeSettings(BaseModel):
     announce_maddrs: list[str] = Field(default_factory=list)
     publish_every_steps: int = Field(4, ge=1)
     push_every_rounds: int | None = Field(None, ge=1)
+    hub_repo_id: str | None = None
+    hub_org: str | None = None
+    hub_private: bool = False
+    hub_best_only: bool = False
+    hub_optimizer: Literal["none", "full"] = "none"
     checkpoints_keep: int = Field(3, ge=1)
 
     @model_validator(mode="after")

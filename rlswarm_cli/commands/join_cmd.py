@@ -119,11 +119,17 @@ def join(
         chain=link.queue if link is not None else None,
         clock_factory=link.clock_factory(role) if link is not None else None,
     )
+    node = Node(config, events=bus, paths=paths)
+    # The Hub token's write scope is checked now, before any training, not after the first round.
+    pusher = _auto_push(node, settings, instance) if settings.push_every_rounds else None
     out.info(f"joining as {role} with profile {settings.profile} ({settings.model}); Ctrl-C stops cleanly")
     try:
         with display:
-            summary = Node(config, events=bus, paths=paths).run(stop)
+            summary = node.run(stop)
     finally:
+        if pusher is not None:
+            pusher.wait_settled(120)
+            pusher.stop()
         if link is not None:
             link.close(flush=True)
         journal.close()
@@ -133,6 +139,31 @@ def join(
         f"stopped ({summary.reason}): {len(summary.rounds_completed)} round(s), "
         f"{summary.stages_trained} stage(s) trained"
     )
+
+
+def _auto_push(node: Any, settings: Any, instance: str) -> Any:
+    """The background worker that pushes every N rounds' checkpoint to the Hub, off the training path."""
+    from rlswarm_core.hub.push import hub_access
+    from rlswarm_core.hub.selection import InstanceCheckpoints
+    from rlswarm_core.hub.worker import AutoPushConfig, PushWorker
+    from rlswarm_core.training.checkpoints import CheckpointStore
+
+    access = hub_access()
+    item = InstanceCheckpoints(
+        instance, node.peer_id, CheckpointStore(node.checkpoint_dir(), settings.checkpoints_keep)
+    )
+    config = AutoPushConfig(
+        every_rounds=settings.push_every_rounds,
+        repo_id=settings.hub_repo_id,
+        org=settings.hub_org,
+        private=settings.hub_private,
+        best_only=settings.hub_best_only,
+        optimizer=settings.hub_optimizer,
+        settings=settings.model_dump(mode="json"),
+    )
+    worker = PushWorker(item, access, config, emit=node.events.emit).start()
+    node.events.subscribe(worker.on_event)
+    return worker
 
 
 def _install_signal_handlers(stop: threading.Event, out: Any) -> None:
