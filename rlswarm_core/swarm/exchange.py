@@ -1,0 +1,260 @@
+"""Publishing a node's outputs and rewards, and gathering its peers', with deadlines and a local cache."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlswarm_core.swarm import keys
+from rlswarm_core.swarm.coordinator import RoundStage
+from rlswarm_core.swarm.events import (
+    EventBus,
+    LeaderboardChanged,
+    MalformedRecords,
+    OutputsGathered,
+    OutputsPublished,
+    PeerCountChanged,
+    RewardsPublished,
+)
+from rlswarm_core.swarm.leaderboard import rank
+from rlswarm_core.swarm.records import (
+    LeaderboardRecord,
+    LeaderEntry,
+    OutputRecord,
+    RewardRecord,
+    check_entry,
+    encode_record,
+    owner_subkey,
+)
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """One completion a node produced for a question in the current stage."""
+
+    question: str
+    completion: str
+    reward: float = 0.0
+    answer: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RewardsView:
+    rewards: dict[str, RewardRecord]
+    malformed: int = 0
+
+    def scores(self) -> dict[str, float]:
+        return {peer: rec.reward for peer, rec in self.rewards.items()}
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Peers' outputs for a stage: ``outputs[peer][question md5]``; ``missing`` peers gave nothing in time."""
+
+    outputs: dict[str, dict[str, OutputRecord]]
+    missing: tuple[str, ...]
+    malformed: int
+    seconds: float
+
+
+def best_per_question(outputs: Iterable[StageOutput]) -> dict[str, StageOutput]:
+    """The highest-reward completion per question (ties: the smaller md5 of the completion)."""
+    best: dict[str, StageOutput] = {}
+    for out in outputs:
+        qhash = keys.question_hash(out.question)
+        current = best.get(qhash)
+        if current is None or (
+            (-out.reward, hashlib.md5(out.completion.encode()).hexdigest())
+            < (-current.reward, hashlib.md5(current.completion.encode()).hexdigest())
+        ):
+            best[qhash] = out
+    return best
+
+
+class Exchange:
+    """A node's view of the swarm's records for each stage.
+
+    ``node`` is a :class:`~rlswarm_core.swarm.dht.SwarmNode` (anything with its ``store_many``,
+    ``get_many``, ``peer_id``, ``public_key`` and ``options``).
+    """
+
+    def __init__(
+        self,
+        node: Any,
+        *,
+        publish_every_steps: int = 4,
+        cache_stages: int = 4,
+        events: EventBus | None = None,
+    ) -> None:
+        self.node = node
+        self.publish_every_steps = max(1, publish_every_steps)
+        self.events = events or node.events
+        self.cache_stages = cache_stages
+        # (round, stage) -> peer -> {qhash: OutputRecord}; only complete reads are cached
+        self._cache: OrderedDict[RoundStage, dict[str, dict[str, OutputRecord]]] = OrderedDict()
+        self._peer_counts: dict[RoundStage, int] = {}
+        self._leaderboards: dict[RoundStage, tuple[tuple[str, float], ...]] = {}
+        self.malformed_total = 0
+
+    # -- publishing ----------------------------------------------------------------------------------
+    def publish_outputs(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> bool:
+        now = time.time()
+        items = []
+        for qhash, out in best_per_question(outputs).items():
+            record = OutputRecord(
+                peer_id=self.node.peer_id,
+                round=rs.round,
+                stage=rs.stage,
+                timestamp=now,
+                question_hash=qhash,
+                question=out.question,
+                answer=out.answer,
+                completion=out.completion,
+                reward=float(out.reward),
+                extra=dict(out.extra),
+            )
+            items.append((record.dht_key(), owner_subkey(qhash, self.node.public_key), encode_record(record)))
+        ok = self.node.store_many(items)
+        if ok:
+            self.events.emit(OutputsPublished(round=rs.round, stage=rs.stage, questions=len(items)))
+        return ok
+
+    def publish_reward(self, rs: RoundStage, reward: float, steps: int) -> bool:
+        record = RewardRecord(
+            peer_id=self.node.peer_id,
+            round=rs.round,
+            stage=rs.stage,
+            timestamp=time.time(),
+            reward=float(reward),
+            steps=steps,
+        )
+        subkey = owner_subkey(self.node.peer_id, self.node.public_key)
+        ok = self.node.store_many([(record.dht_key(), subkey, encode_record(record))])
+        if ok:
+            self.events.emit(
+                RewardsPublished(round=rs.round, stage=rs.stage, reward=record.reward, steps=steps)
+            )
+        return ok
+
+    def on_step(self, rs: RoundStage, step: int, reward: float, outputs: Iterable[StageOutput]) -> bool:
+        """Call after each optimizer step (counted from 1); publishes every ``publish_every_steps``."""
+        if step <= 0 or step % self.publish_every_steps:
+            return False
+        published_outputs = self.publish_outputs(rs, outputs)
+        return self.publish_reward(rs, reward, step) and published_outputs
+
+    # -- reading -------------------------------------------------------------------------------------
+    def _entries(self, key: str, found: Mapping[Any, Any] | None, kind: type) -> tuple[list[Any], int]:
+        records, bad = [], 0
+        for subkey, raw in (found or {}).items():
+            try:
+                record = check_entry(subkey, raw)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(record, kind) and record.dht_key() == key:
+                records.append(record)
+            else:
+                bad += 1
+        if bad:
+            self.malformed_total += bad
+            self.events.emit(MalformedRecords(key=key, count=bad))
+        return records, bad
+
+    def read_rewards(self, rs: RoundStage, timeout: float | None = None) -> RewardsView:
+        key = keys.rewards_key(rs.round, rs.stage)
+        timeout = timeout if timeout is not None else self.node.options.rpc_timeout_s
+        found = self.node.get_many([key], timeout=timeout).get(key)
+        records, bad = self._entries(key, found, RewardRecord)
+        view = RewardsView(rewards={r.peer_id: r for r in records}, malformed=bad)
+        previous = self._peer_counts.get(rs, 0)
+        if len(view.rewards) != previous:
+            self._peer_counts[rs] = len(view.rewards)
+            self.events.emit(
+                PeerCountChanged(round=rs.round, stage=rs.stage, peers=len(view.rewards), previous=previous)
+            )
+        return view
+
+    def gather_outputs(
+        self, rs: RoundStage, deadline_s: float, peers: Iterable[str] | None = None, refresh: bool = False
+    ) -> Gathered:
+        """Every peer's outputs for ``rs`` (normally the stage just finished), within ``deadline_s``.
+
+        Peers default to those that published a reward for ``rs``. A peer that is gone or slow is
+        reported in ``missing``; it never holds the caller past the deadline.
+        """
+        started = time.monotonic()
+        if peers is None:
+            peers = self.read_rewards(
+                rs, timeout=max(0.1, min(self.node.options.rpc_timeout_s, deadline_s / 2))
+            )
+            peers = list(peers.rewards)
+        wanted = sorted(set(peers))
+        cached = self._cache.get(rs, {}) if not refresh else {}
+        to_read = [peer for peer in wanted if peer not in cached]
+        result: dict[str, dict[str, OutputRecord]] = {peer: cached[peer] for peer in wanted if peer in cached}
+        bad_total = 0
+        if to_read:
+            left = max(0.05, deadline_s - (time.monotonic() - started))
+            key_of = {keys.outputs_key(peer, rs.round, rs.stage): peer for peer in to_read}
+            found = self.node.get_many(list(key_of), timeout=left)
+            for key, peer in key_of.items():
+                records, bad = self._entries(key, found.get(key), OutputRecord)
+                bad_total += bad
+                if records:
+                    result[peer] = {r.question_hash: r for r in records}
+        stage_cache = self._cache.setdefault(rs, {})
+        stage_cache.update(result)
+        self._cache.move_to_end(rs)
+        while len(self._cache) > self.cache_stages:
+            self._cache.popitem(last=False)
+        missing = tuple(peer for peer in wanted if peer not in result)
+        gathered = Gathered(
+            outputs=result, missing=missing, malformed=bad_total, seconds=time.monotonic() - started
+        )
+        self.events.emit(
+            OutputsGathered(
+                round=rs.round,
+                stage=rs.stage,
+                peers=len(result),
+                missing=missing,
+                malformed=bad_total,
+                seconds=gathered.seconds,
+            )
+        )
+        return gathered
+
+    # -- leaderboard ---------------------------------------------------------------------------------
+    def leaderboard(self, rs: RoundStage, rewards: RewardsView | None = None) -> list[LeaderEntry]:
+        """Compute the stage's leaderboard from the published rewards; emits when it changed."""
+        rewards = rewards or self.read_rewards(rs)
+        entries = rank(rewards.scores())
+        snapshot = tuple((e.peer_id, e.reward) for e in entries)
+        if self._leaderboards.get(rs) != snapshot:
+            self._leaderboards[rs] = snapshot
+            self.events.emit(LeaderboardChanged(round=rs.round, stage=rs.stage, top=snapshot[:10]))
+        return entries
+
+    def publish_leaderboard(self, rs: RoundStage, entries: list[LeaderEntry] | None = None) -> bool:
+        """The coordinator's signed copy of the stage leaderboard."""
+        entries = entries if entries is not None else self.leaderboard(rs)
+        record = LeaderboardRecord(
+            peer_id=self.node.peer_id, round=rs.round, stage=rs.stage, timestamp=time.time(), entries=entries
+        )
+        subkey = owner_subkey(self.node.peer_id, self.node.public_key)
+        return self.node.store_many([(record.dht_key(), subkey, encode_record(record))])
+
+    def read_leaderboard(self, rs: RoundStage, coordinator_peer_id: str) -> list[LeaderEntry] | None:
+        """The leaderboard the coordinator published for ``rs``, or None if it has not (yet)."""
+        key = keys.leaderboard_key(rs.round, rs.stage)
+        found = self.node.get_many([key], timeout=self.node.options.rpc_timeout_s).get(key)
+        records, _ = self._entries(key, found, LeaderboardRecord)
+        for record in records:
+            if record.peer_id == coordinator_peer_id:
+                return list(record.entries)
+        return None
