@@ -336,6 +336,10 @@ class Node:
 
         final = exchange.gather_outputs(rs, self.config.gather_deadline_s)
         winners = tuple(pipeline.winners(final.outputs))
+        remember = getattr(pipeline, "remember_swarm", None)
+        if remember is not None:
+            # rollout sharing: what peers worked on this round feeds the next round's batch
+            remember(final.outputs)
         vote = winners[:1]
         total = sum(stage_rewards.values())
         self.summary.rounds_completed.append(rs.round)

@@ -9,6 +9,7 @@ Python over the swarm's typed records; nothing imports torch.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from rlswarm_core.training.tasks.base import TaskFamily, TaskItem
 # the largest prompt a record may carry for peers to re-score against (the DHT record's field limit)
 MAX_SHARED_PROMPT_CHARS = 16_000
 PROMPT_EXTRA = "prompt"
+ENTRY_EXTRA = "entry"
 
 # peer -> question md5 -> record with .question .answer .completion .reward .extra
 PeerOutputs = Mapping[str, Mapping[str, Any]]
@@ -57,6 +59,12 @@ class StagePlan:
             shared = row.get("shared_prompt")
             if shared and len(shared) <= MAX_SHARED_PROMPT_CHARS:
                 extra[PROMPT_EXTRA] = shared
+            entry = getattr(row.get("item"), "entry", None)
+            if entry is not None:
+                # peers need the generator's record to score this question with its own scorer
+                encoded = json.dumps(entry, default=str, sort_keys=True)
+                if len(encoded) <= MAX_SHARED_PROMPT_CHARS:
+                    extra[ENTRY_EXTRA] = encoded
             out.append(Publishable(row["question"], completion, reward, row.get("answer"), extra))
         return out
 
@@ -230,10 +238,7 @@ class SingleStagePipeline(StagePipeline):
         from rlswarm_core.training.tasks.sapo import group_swarm_rollouts
 
         records = {
-            peer: [
-                {"question": r.question, "answer": r.answer or "", "completions": [r.completion]}
-                for r in outs.values()
-            ]
+            peer: [_rollout_record(r) for r in outs.values()]
             for peer, outs in outputs.items()
             if peer != self.own_peer
         }
@@ -257,6 +262,23 @@ class SingleStagePipeline(StagePipeline):
         return [p for p, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))][
             : merging.DEFAULT_WINNERS
         ]
+
+
+def _rollout_record(record: Any) -> dict[str, Any]:
+    rollout: dict[str, Any] = {
+        "question": record.question,
+        "answer": record.answer or "",
+        "completions": [record.completion],
+    }
+    raw = record.extra.get(ENTRY_EXTRA)
+    if raw:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict):
+            rollout["entry"] = entry
+    return rollout
 
 
 def make_pipeline(settings: Any, own_peer: str) -> StagePipeline:
