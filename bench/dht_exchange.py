@@ -1,6 +1,6 @@
 """Publish and gather one stage's outputs among N local peers: rlswarm's exchange against raw hivemind.
 
-For each swarm size, two swarms run on 127.0.0.1 in the same process tree, one after the other:
+For each swarm size, two swarms run side by side on 127.0.0.1, taking turns stage by stage:
 
 * ``rlswarm``: SwarmNodes with the record validators (signed owner subkeys, schema, size limit);
   every peer publishes its outputs (one batched store) and reward, then gathers every peer's
@@ -11,7 +11,8 @@ For each swarm size, two swarms run on 127.0.0.1 in the same process tree, one a
   exchange does, so the ratio isolates the cost of signing and validating).
 
 All peers act at once (one thread each, as separate nodes would). Times are medians over the
-repetitions; memory is each node's p2pd resident set size.
+repetitions (total = median of publish + gather per stage); memory is each node's p2pd resident set
+size after the runs.
 
 Run: python bench/dht_exchange.py [--sizes 8 16] [--questions 8] [--repeat 3] [--json out.json]
 """
@@ -74,43 +75,36 @@ def timed_all(workers: list[Callable[[], Any]]) -> tuple[float, list[Any]]:
 
 
 # -- rlswarm --------------------------------------------------------------------------------------------
-def run_rlswarm(n: int, questions: int, size: int, repeat: int, tmp: Path) -> dict[str, Any]:
+def start_rlswarm(n: int, tmp: Path) -> list[SwarmNode]:
     nodes: list[SwarmNode] = []
     try:
         for i in range(n):
             ident = create_identity(tmp / f"rl-{n}-{i}.key")
             peers = tuple(nodes[0].visible_maddrs()) if nodes else ()
-            nodes.append(
-                start_node(
-                    DHTOptions(identity_path=ident.path, host="127.0.0.1", port=0, initial_peers=peers),
-                    EventBus(),
-                )
-            )
-        exchanges = [Exchange(node) for node in nodes]
-        publish, gather, complete = [], [], True
-        for r in range(repeat):
-            rs = RoundStage(r, 0)
-
-            def pub(i: int, rs: RoundStage = rs) -> bool:
-                ex = exchanges[i]
-                return ex.publish_outputs(rs, payload(i, questions, size)) and ex.publish_reward(rs, 1.0, 4)
-
-            t_pub, ok = timed_all([partial(pub, i) for i in range(n)])
-            t_get, got = timed_all([partial(ex.gather_outputs, rs, 60.0) for ex in exchanges])
-            complete &= all(ok) and all(
-                len(g.outputs) == n and all(len(v) == questions for v in g.outputs.values()) for g in got
-            )
-            publish.append(t_pub)
-            gather.append(t_get)
-        return {
-            "publish_s": statistics.median(publish),
-            "gather_s": statistics.median(gather),
-            "complete": complete,
-            "p2pd_rss_mb": rss_mb([pid for node in nodes for pid in node.daemon_pids()]),
-        }
-    finally:
+            opts = DHTOptions(identity_path=ident.path, host="127.0.0.1", port=0, initial_peers=peers)
+            nodes.append(start_node(opts, EventBus()))
+    except BaseException:
         for node in nodes:
             node.shutdown()
+        raise
+    return nodes
+
+
+def stage_rlswarm(
+    nodes: list[SwarmNode], rs: RoundStage, questions: int, size: int
+) -> tuple[float, float, bool]:
+    exchanges = [Exchange(node) for node in nodes]
+
+    def pub(i: int) -> bool:
+        ex = exchanges[i]
+        return ex.publish(rs, 1.0, 4, payload(i, questions, size))
+
+    t_pub, ok = timed_all([partial(pub, i) for i in range(len(nodes))])
+    t_get, got = timed_all([partial(ex.gather_outputs, rs, 60.0) for ex in exchanges])
+    complete = all(ok) and all(
+        len(g.outputs) == len(nodes) and all(len(v) == questions for v in g.outputs.values()) for g in got
+    )
+    return t_pub, t_get, complete
 
 
 # -- raw hivemind ---------------------------------------------------------------------------------------
@@ -155,9 +149,8 @@ async def _raw_get_many(_dht: Any, node: Any, wanted: list[str]) -> dict[str, di
     }
 
 
-def run_raw(n: int, questions: int, size: int, repeat: int) -> dict[str, Any]:
+def start_raw(n: int) -> list[Any]:
     import hivemind
-    from hivemind.utils import get_dht_time
 
     dhts: list[Any] = []
     try:
@@ -166,45 +159,74 @@ def run_raw(n: int, questions: int, size: int, repeat: int) -> dict[str, Any]:
             dht = hivemind.DHT(initial_peers=peers, start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
             harden_pipe(dht)  # or a stage over 64 KiB kills the raw node's DHT process
             dhts.append(dht)
-        ids = [str(d.peer_id) for d in dhts]
-        results: dict[str, Any] = {}
-        for mode in ("raw-seq", "raw-batch"):
-            publish, gather, complete = [], [], True
-            for r in range(repeat):
-                rs = RoundStage(r + (1000 if mode == "raw-batch" else 0), 0)
-                exp = get_dht_time() + 4 * 3600
+    except BaseException:
+        for dht in dhts:
+            dht.shutdown()
+        raise
+    return dhts
 
-                def pub(i: int, rs: RoundStage = rs, exp: float = exp, mode: str = mode) -> bool:
-                    items = raw_records(ids[i], i, rs, questions, size)
-                    if mode == "raw-seq":
-                        return all(dhts[i].store(k, v, exp, subkey=s) for k, s, v in items)
-                    return dhts[i].run_coroutine(partial(_raw_store_many, items=items, expiration=exp))
 
-                def get(i: int, rs: RoundStage = rs, mode: str = mode) -> int:
-                    rewards = dhts[i].get(keys.rewards_key(rs.round, rs.stage), latest=True)
-                    peers = list(rewards.value) if rewards is not None else []
-                    wanted = [keys.outputs_key(p, rs.round, rs.stage) for p in peers]
-                    if mode == "raw-seq":
-                        found = [dhts[i].get(k, latest=True) for k in wanted]
-                        return sum(len(f.value) for f in found if f is not None)
-                    found = dhts[i].run_coroutine(partial(_raw_get_many, wanted=wanted))
-                    return sum(len(v) for v in found.values())
+def stage_raw(
+    dhts: list[Any], rs: RoundStage, questions: int, size: int, batched: bool
+) -> tuple[float, float, bool]:
+    from hivemind.utils import get_dht_time
 
-                t_pub, ok = timed_all([partial(pub, i) for i in range(n)])
-                t_get, got = timed_all([partial(get, i) for i in range(n)])
-                complete &= all(ok) and all(total == n * questions for total in got)
-                publish.append(t_pub)
-                gather.append(t_get)
-            results[mode] = {
-                "publish_s": statistics.median(publish),
-                "gather_s": statistics.median(gather),
-                "complete": complete,
+    ids = [str(d.peer_id) for d in dhts]
+    exp = get_dht_time() + 4 * 3600
+
+    def pub(i: int) -> bool:
+        items = raw_records(ids[i], i, rs, questions, size)
+        if not batched:
+            return all(dhts[i].store(k, v, exp, subkey=s) for k, s, v in items)
+        return dhts[i].run_coroutine(partial(_raw_store_many, items=items, expiration=exp))
+
+    def get(i: int) -> int:
+        rewards = dhts[i].get(keys.rewards_key(rs.round, rs.stage), latest=True)
+        peers = list(rewards.value) if rewards is not None else []
+        wanted = [keys.outputs_key(p, rs.round, rs.stage) for p in peers]
+        if not batched:
+            found = [dhts[i].get(k, latest=True) for k in wanted]
+            return sum(len(f.value) for f in found if f is not None)
+        by_key = dhts[i].run_coroutine(partial(_raw_get_many, wanted=wanted))
+        return sum(len(v) for v in by_key.values())
+
+    t_pub, ok = timed_all([partial(pub, i) for i in range(len(dhts))])
+    t_get, got = timed_all([partial(get, i) for i in range(len(dhts))])
+    return t_pub, t_get, all(ok) and all(total == len(dhts) * questions for total in got)
+
+
+def run_size(n: int, questions: int, size: int, repeat: int, tmp: Path) -> dict[str, Any]:
+    """Both swarms up at once; the modes take turns, so a change in machine load hits them alike."""
+    nodes: list[SwarmNode] = []
+    dhts: list[Any] = []
+    try:
+        nodes = start_rlswarm(n, tmp)
+        dhts = start_raw(n)
+        modes: dict[str, Callable[[RoundStage], tuple[float, float, bool]]] = {
+            "rlswarm": lambda rs: stage_rlswarm(nodes, rs, questions, size),
+            "raw-seq": lambda rs: stage_raw(dhts, rs, questions, size, batched=False),
+            "raw-batch": lambda rs: stage_raw(dhts, rs, questions, size, batched=True),
+        }
+        times: dict[str, list[tuple[float, float, bool]]] = {mode: [] for mode in modes}
+        names = list(modes)
+        for r in range(repeat):
+            for k, mode in enumerate(names[r % len(names) :] + names[: r % len(names)]):
+                times[mode].append(modes[mode](RoundStage(r * 10 + k, 0)))
+        rl_rss = rss_mb([pid for node in nodes for pid in node.daemon_pids()])
+        raw_rss = rss_mb([pid for d in dhts for pid in p2pd_children(d.pid)])
+        return {
+            mode: {
+                "publish_s": statistics.median(t[0] for t in runs),
+                "gather_s": statistics.median(t[1] for t in runs),
+                "total_s": statistics.median(t[0] + t[1] for t in runs),
+                "complete": all(t[2] for t in runs),
+                "p2pd_rss_mb": rl_rss if mode == "rlswarm" else raw_rss,
             }
-        rss = rss_mb([pid for d in dhts for pid in p2pd_children(d.pid)])
-        for mode in results:
-            results[mode]["p2pd_rss_mb"] = rss
-        return results
+            for mode, runs in times.items()
+        }
     finally:
+        for node in nodes:
+            node.shutdown()
         for dht in dhts:
             dht.shutdown()
 
@@ -234,9 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="rlswarm-bench-") as tmp:
         for n in args.sizes:
-            ours = run_rlswarm(n, args.questions, args.completion_chars, args.repeat, Path(tmp))
-            raw = run_raw(n, args.questions, args.completion_chars, args.repeat)
-            report["sizes"][n] = {"rlswarm": ours, **raw}
+            report["sizes"][n] = run_size(n, args.questions, args.completion_chars, args.repeat, Path(tmp))
     report["load_avg_after"] = psutil.getloadavg()
 
     print(
@@ -248,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{'vs raw-batch':>12} complete"
     )
     for n, modes in report["sizes"].items():
-        base = {m: modes[m]["publish_s"] + modes[m]["gather_s"] for m in ("raw-seq", "raw-batch")}
+        base = {m: modes[m]["total_s"] for m in ("raw-seq", "raw-batch")}
         for mode, res in modes.items():
-            total = res["publish_s"] + res["gather_s"]
+            total = res["total_s"]
             res["ratio_vs_raw_seq"] = total / base["raw-seq"]
             res["ratio_vs_raw_batch"] = total / base["raw-batch"]
             print(

@@ -10,11 +10,13 @@ _rlswarm() {
       ":devnet") path="${path:+$path }devnet" ;;
       ":doctor") path="${path:+$path }doctor" ;;
       ":identity") path="${path:+$path }identity" ;;
+      ":instances") path="${path:+$path }instances" ;;
       ":join") path="${path:+$path }join" ;;
       ":login") path="${path:+$path }login" ;;
       ":logout") path="${path:+$path }logout" ;;
       ":profiles") path="${path:+$path }profiles" ;;
       ":push-hub") path="${path:+$path }push-hub" ;;
+      ":rewards") path="${path:+$path }rewards" ;;
       "config:paths") path="${path:+$path }paths" ;;
       "config:set") path="${path:+$path }set" ;;
       "config:show") path="${path:+$path }show" ;;
@@ -26,6 +28,14 @@ _rlswarm() {
       "identity:list") path="${path:+$path }list" ;;
       "identity:name") path="${path:+$path }name" ;;
       "identity:show") path="${path:+$path }show" ;;
+      "instances:add") path="${path:+$path }add" ;;
+      "instances:list") path="${path:+$path }list" ;;
+      "instances:logs") path="${path:+$path }logs" ;;
+      "instances:plan") path="${path:+$path }plan" ;;
+      "instances:remove") path="${path:+$path }remove" ;;
+      "instances:restart") path="${path:+$path }restart" ;;
+      "instances:start") path="${path:+$path }start" ;;
+      "instances:stop") path="${path:+$path }stop" ;;
       "login:hf") path="${path:+$path }hf" ;;
       "login:proxy") path="${path:+$path }proxy" ;;
       "login:status") path="${path:+$path }status" ;;
@@ -36,7 +46,7 @@ _rlswarm() {
     esac
   done
   case "$path" in
-    "") words="completion config devnet doctor identity join login logout profiles push-hub --json --debug --quiet -q --no-color --version --help" ;;
+    "") words="completion config devnet doctor identity instances join login logout profiles push-hub rewards --json --debug --quiet -q --no-color --version --help" ;;
     "completion") words="bash zsh fish --help" ;;
     "config") words="paths set show unset --help" ;;
     "config paths") words="--json --help" ;;
@@ -53,6 +63,15 @@ _rlswarm() {
     "identity list") words="--json --help" ;;
     "identity name") words="--json --help" ;;
     "identity show") words="--name -n --path --json --help" ;;
+    "instances") words="add list logs plan remove restart start stop --help" ;;
+    "instances add") words="--profile -p --count -n --gpu --port --host --name --force --json --help" ;;
+    "instances list") words="--json --help" ;;
+    "instances logs") words="--follow -f --lines -n --help" ;;
+    "instances plan") words="--profile -p --count -n --json --help" ;;
+    "instances remove") words="--delete-identity --json --help" ;;
+    "instances restart") words="--timeout --json --help" ;;
+    "instances start") words="--install-service --json --help" ;;
+    "instances stop") words="--timeout --json --help" ;;
     "join") words="--profile -p --model --max-rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --min-peers --instance --network --rpc-url --contract --json --help" ;;
     "login") words="hf proxy status wallet --help" ;;
     "login hf") words="--token-stdin --allow-read-only --endpoint --insecure-storage --json --help" ;;
@@ -65,6 +84,7 @@ _rlswarm() {
     "profiles recommend") words="--json --help" ;;
     "profiles show") words="--memory-gb --json --help" ;;
     "push-hub") words="--repo-id --org --private --best-only --all-instances --instance --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
+    "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -18,10 +18,12 @@ from rlswarm_cli.commands import (
     devnet_cmd,
     doctor_cmd,
     identity_cmd,
+    instances_cmd,
     join_cmd,
     login_cmd,
     profiles_cmd,
     push_hub_cmd,
+    rewards_cmd,
 )
 from rlswarm_cli.output import Output
 from rlswarm_core import __version__
@@ -71,6 +73,8 @@ app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("join")(join_cmd.join)
 app.add_typer(devnet_cmd.app, name="devnet")
+app.add_typer(instances_cmd.app, name="instances")
+app.command("rewards")(rewards_cmd.rewards)
 app.command("push-hub")(push_hub_cmd.push_hub)
 app.command("completion")(completion_cmd.completion)
 

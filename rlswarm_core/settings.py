@@ -70,6 +70,8 @@ class NodeSettings(BaseModel):
     hub_best_only: bool = False
     hub_optimizer: Literal["none", "full"] = "none"
     checkpoints_keep: int = Field(3, ge=1)
+    # Prometheus exporter on 127.0.0.1; None (default) keeps it off, 0 picks a free port
+    metrics_port: int | None = Field(None, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _generations_divide_batch(self) -> NodeSettings:

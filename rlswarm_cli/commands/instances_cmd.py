@@ -243,9 +243,18 @@ def start_cmd(
         lines += [f"  {cmd}" for s in written for cmd in s.enable]
         out.emit(data, _plain("\n".join(lines)))
         return
+    from rlswarm_core.instances import registry
+
+    records = {n: registry.load(n) for n in targets}
+    # coordinators first, so that the followers find them when they bootstrap
+    targets.sort(key=lambda n: records[n].role != "coordinator")
+    followed = {r.coordinator_peer_id for r in records.values() if r.coordinator_peer_id}
     started = []
     for name in targets:
+        since = time.time()
         live = supervisor.start(name)
+        if records[name].peer_id in followed and not supervisor.wait_joined(name, since):
+            out.warn(f"{name} has not joined its swarm yet; its followers will retry until it does")
         started.append(
             {
                 "name": name,

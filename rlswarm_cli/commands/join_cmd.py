@@ -99,6 +99,12 @@ def join(
     bus.subscribe(journal)
     display = _Display(out, paths.logs / f"{instance}.log")
     bus.subscribe(display)
+    metrics = None
+    if settings.metrics_port is not None:
+        from rlswarm_core.metrics import serve_metrics
+
+        metrics = serve_metrics(bus, settings.metrics_port, instance=instance)
+        out.info(f"metrics on http://127.0.0.1:{metrics.port}/metrics")
     stop = threading.Event()
     _install_signal_handlers(stop, out)
     from rlswarm_core.chain_link import connect_chain
@@ -132,6 +138,8 @@ def join(
             pusher.stop()
         if link is not None:
             link.close(flush=True)
+        if metrics is not None:
+            metrics.close()
         journal.close()
     if out.json_mode:
         return

@@ -102,7 +102,7 @@ class Exchange:
         self.malformed_total = 0
 
     # -- publishing ----------------------------------------------------------------------------------
-    def publish_outputs(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> bool:
+    def _output_items(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> list[tuple[str, bytes, bytes]]:
         now = time.time()
         items = []
         for qhash, out in best_per_question(outputs).items():
@@ -119,12 +119,9 @@ class Exchange:
                 extra=dict(out.extra),
             )
             items.append((record.dht_key(), owner_subkey(qhash, self.node.public_key), encode_record(record)))
-        ok = self.node.store_many(items)
-        if ok:
-            self.events.emit(OutputsPublished(round=rs.round, stage=rs.stage, questions=len(items)))
-        return ok
+        return items
 
-    def publish_reward(self, rs: RoundStage, reward: float, steps: int) -> bool:
+    def _reward_item(self, rs: RoundStage, reward: float, steps: int) -> tuple[str, bytes, bytes]:
         record = RewardRecord(
             peer_id=self.node.peer_id,
             round=rs.round,
@@ -133,11 +130,33 @@ class Exchange:
             reward=float(reward),
             steps=steps,
         )
-        subkey = owner_subkey(self.node.peer_id, self.node.public_key)
-        ok = self.node.store_many([(record.dht_key(), subkey, encode_record(record))])
+        return record.dht_key(), owner_subkey(self.node.peer_id, self.node.public_key), encode_record(record)
+
+    def publish_outputs(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> bool:
+        """Publish the best completion per question (one signed subkey per question)."""
+        items = self._output_items(rs, outputs)
+        ok = self.node.store_many(items)
+        if ok:
+            self.events.emit(OutputsPublished(round=rs.round, stage=rs.stage, questions=len(items)))
+        return ok
+
+    def publish_reward(self, rs: RoundStage, reward: float, steps: int) -> bool:
+        """Publish this node's running reward for the stage."""
+        ok = self.node.store_many([self._reward_item(rs, reward, steps)])
         if ok:
             self.events.emit(
-                RewardsPublished(round=rs.round, stage=rs.stage, reward=record.reward, steps=steps)
+                RewardsPublished(round=rs.round, stage=rs.stage, reward=float(reward), steps=steps)
+            )
+        return ok
+
+    def publish(self, rs: RoundStage, reward: float, steps: int, outputs: Iterable[StageOutput]) -> bool:
+        """Outputs and reward together, in a single DHT call."""
+        items = self._output_items(rs, outputs)
+        ok = self.node.store_many([*items, self._reward_item(rs, reward, steps)])
+        if ok:
+            self.events.emit(OutputsPublished(round=rs.round, stage=rs.stage, questions=len(items)))
+            self.events.emit(
+                RewardsPublished(round=rs.round, stage=rs.stage, reward=float(reward), steps=steps)
             )
         return ok
 
@@ -145,8 +164,7 @@ class Exchange:
         """Call after each optimizer step (counted from 1); publishes every ``publish_every_steps``."""
         if step <= 0 or step % self.publish_every_steps:
             return False
-        published_outputs = self.publish_outputs(rs, outputs)
-        return self.publish_reward(rs, reward, step) and published_outputs
+        return self.publish(rs, reward, step, outputs)
 
     # -- reading -------------------------------------------------------------------------------------
     def _entries(self, key: str, found: Mapping[Any, Any] | None, kind: type) -> tuple[list[Any], int]:

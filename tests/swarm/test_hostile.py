@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import hivemind
 import pytest
 from hivemind.dht.crypto import RSASignatureValidator
+from hivemind.dht.protocol import DHTProtocol
+from hivemind.dht.routing import DHTID
 from hivemind.utils import get_dht_time
 
 from rlswarm_core.identity import Identity
@@ -53,10 +57,20 @@ class Hostile:
     def store(self, key: str, subkey: bytes, value: object) -> None:
         self.dht.store(key, value, get_dht_time() + LATER, subkey=subkey)
 
+    def store_local(self, key: str, subkey: bytes, value: object) -> None:
+        """Put a record straight into this node's own storage, as a hostile node may."""
+        self.dht.run_coroutine(partial(_store_local, key=key, subkey=subkey, value=value))
+
     def close(self) -> None:
         self.dht.shutdown()
         with contextlib.suppress(Exception):
             self.dht.join(5)
+
+
+async def _store_local(_dht: Any, node: Any, key: str, subkey: bytes, value: object) -> None:
+    node.protocol.storage.store(
+        DHTID.generate(source=key), DHTProtocol.serializer.dumps(value), get_dht_time() + LATER, subkey=subkey
+    )
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +217,7 @@ def test_malformed_and_oversized_values_are_rejected_and_counted(
 
     # a reader that checks signatures but not schemas (an older or third-party node) is handed the
     # junk the hostile keeps locally: the exchange counts it and still returns every honest entry
+    signer.store_local(key, b"junk subkey", b"junk value")
     unguarded = SwarmNode(
         signer.dht,
         DHTOptions(identity_path=signer.identity.path, rpc_timeout_s=2.0),

@@ -1,0 +1,1 @@
+"""Several nodes on one machine: instance records, a resource planner and a process supervisor."""
