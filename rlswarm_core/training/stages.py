@@ -98,43 +98,35 @@ def _score_items(task: TaskFamily) -> ScoreFn:
     return lambda rows, texts: [task.score(t, r["item"]).total for r, t in zip(rows, texts, strict=True)]
 
 
-def _answer_records(previous: PeerOutputs) -> dict[str, dict[str, Any]]:
-    return {
-        peer: {
-            q: merging.answer_record(r.question, r.answer or "", peer, r.completion) for q, r in outs.items()
+def _reference_records(
+    previous: PeerOutputs, reply_field: str, prompt_field: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Peers' typed records in the reference's DHT shape, which the merging code reads:
+    ``{question, answer, [prompt_field], reply_field: {peer: completion}}``."""
+
+    def shape(peer: str, r: Any) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "question": r.question,
+            "answer": r.answer or "",
+            reply_field: {peer: r.completion},
         }
-        for peer, outs in previous.items()
-    }
+        if prompt_field is not None:
+            record[prompt_field] = r.extra.get(PROMPT_EXTRA, "")
+        return record
+
+    return {peer: {q: shape(peer, r) for q, r in outs.items()} for peer, outs in previous.items()}
+
+
+def _answer_records(previous: PeerOutputs) -> dict[str, dict[str, Any]]:
+    return _reference_records(previous, merging.ANSWERS_FIELD)
 
 
 def _opinion_records(previous: PeerOutputs) -> dict[str, dict[str, Any]]:
-    return {
-        peer: {
-            q: {
-                "question": r.question,
-                "answer": r.answer or "",
-                merging.CRITIQUE_PROMPT_FIELD: r.extra.get(PROMPT_EXTRA, ""),
-                merging.OPINIONS_FIELD: {peer: r.completion},
-            }
-            for q, r in outs.items()
-        }
-        for peer, outs in previous.items()
-    }
+    return _reference_records(previous, merging.OPINIONS_FIELD, merging.CRITIQUE_PROMPT_FIELD)
 
 
 def _decision_records(previous: PeerOutputs) -> dict[str, dict[str, Any]]:
-    return {
-        peer: {
-            q: {
-                "question": r.question,
-                "answer": r.answer or "",
-                merging.DECIDE_PROMPT_FIELD: r.extra.get(PROMPT_EXTRA, ""),
-                merging.DECISIONS_FIELD: {peer: r.completion},
-            }
-            for q, r in outs.items()
-        }
-        for peer, outs in previous.items()
-    }
+    return _reference_records(previous, merging.DECISIONS_FIELD, merging.DECIDE_PROMPT_FIELD)
 
 
 class Gsm8kPipeline(StagePipeline):
