@@ -132,7 +132,13 @@ class Node:
         loaded = self._load_model(latest)
         factory = self.config.pipeline_factory or make_pipeline
         pipeline = factory(self.settings, self.peer_id)
-        options = DHTOptions.from_settings(self.settings, self.config.identity_path)
+        options = DHTOptions.from_settings(
+            self.settings,
+            self.config.identity_path,
+            client_mode=self.settings.dht_client_mode,
+            startup_timeout=self.settings.dht_startup_timeout,
+            expiration_s=self.settings.dht_expiration_s,
+        )
         swarm = start_node(options, self.events)
         try:
             resume_round = latest.round + 1 if latest is not None else 0
@@ -148,7 +154,7 @@ class Node:
                     swarm,
                     pipeline.stage_count,
                     is_coordinator=self.config.role == "coordinator",
-                    coordinator_peer_id=self.config.coordinator_peer_id,
+                    coordinator_peer_id=self.config.coordinator_peer_id or self.settings.coordinator_peer_id,
                     start=RoundStage(resume_round, 0) if self.config.role == "coordinator" else None,
                     poll_min_s=self.config.poll_s,
                     join_timeout_s=max(30.0, self.config.stage_timeout_s),

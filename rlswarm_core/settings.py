@@ -61,6 +61,11 @@ class NodeSettings(BaseModel):
     dht_port: int = Field(DEFAULT_DHT_PORT, ge=0, le=65535)
     host: str = "0.0.0.0"
     initial_peers: list[str] = Field(default_factory=list)
+    # followers trust only this peer's round/stage clock when it is set (pin it where peers may be hostile)
+    coordinator_peer_id: str | None = None
+    dht_client_mode: bool = False
+    dht_startup_timeout: float = Field(15.0, gt=0, le=600)
+    dht_expiration_s: float = Field(4 * 3600.0, gt=0)
     announce_maddrs: list[str] = Field(default_factory=list)
     publish_every_steps: int = Field(4, ge=1)
     push_every_rounds: int | None = Field(None, ge=1)

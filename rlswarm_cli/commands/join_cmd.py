@@ -77,6 +77,7 @@ def join(
         "host": host,
         "initial_peers": initial_peer,
         "network": network,
+        "coordinator_peer_id": coordinator_peer_id,
     }
     # An instance created with 'rlswarm instances add' keeps its own settings (port, profile, threads, ...).
     instance_values = load_yaml_mapping(
@@ -117,7 +118,7 @@ def join(
         settings=settings,
         identity_path=Path(id_path),
         role=role,  # type: ignore[arg-type]
-        coordinator_peer_id=coordinator_peer_id,
+        coordinator_peer_id=settings.coordinator_peer_id,
         max_rounds=max_rounds,
         stage_timeout_s=stage_timeout,
         instance=instance,

@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rlswarm_core.swarm import keys
 from rlswarm_core.swarm.errors import NotCoordinatorError, SwarmError
 from rlswarm_core.swarm.events import EventBus, MalformedRecords, StageSkipped, StageStarted
 from rlswarm_core.swarm.records import RoundStageRecord, check_entry, encode_record, owner_subkey
+
+if TYPE_CHECKING:
+    from rlswarm_core.swarm.dht import SwarmNode
 
 
 @dataclass(frozen=True, order=True)
@@ -78,7 +82,7 @@ class DHTCoordinator(Coordinator):
 
     def __init__(
         self,
-        node: object,
+        node: SwarmNode,
         stage_count: int,
         *,
         is_coordinator: bool = False,
@@ -95,17 +99,18 @@ class DHTCoordinator(Coordinator):
         self.node = node
         self.stage_count = stage_count
         self.is_coordinator = is_coordinator
-        self.coordinator_peer_id = node.peer_id if is_coordinator else coordinator_peer_id  # type: ignore[attr-defined]
+        self.coordinator_peer_id = node.peer_id if is_coordinator else coordinator_peer_id
         self.stage_seconds = stage_seconds
         self.steps_per_stage = steps_per_stage
         self.poll_min_s = poll_min_s
         self.join_timeout_s = join_timeout_s
-        self.events = events or node.events  # type: ignore[attr-defined]
+        self.events = events or node.events
         self._local: RoundStage | None = None
         self._stage_started = time.time()
         self._stage_first_step: int | None = None
         self._last_poll = 0.0
         self._last_publish = 0.0
+        self._publish_failed = False
         self.malformed = 0
         self._reported_skip: tuple[RoundStage, RoundStage] | None = None
         if is_coordinator:
@@ -130,7 +135,7 @@ class DHTCoordinator(Coordinator):
         if self.is_coordinator and self.steps_per_stage:
             if self._stage_first_step is None:
                 self._stage_first_step = step
-            elif step - self._stage_first_step + 1 >= self.steps_per_stage:
+            if step - self._stage_first_step + 1 >= self.steps_per_stage:
                 return self.advance()
         return self.current()
 
@@ -140,7 +145,8 @@ class DHTCoordinator(Coordinator):
             return self.current()
         if self.stage_seconds and time.time() - self._stage_started >= self.stage_seconds:
             return self.advance()
-        if time.time() - self._last_publish > self.node.options.expiration_s / 2:  # type: ignore[attr-defined]
+        # retry a failed publish, and refresh the record long before it expires
+        if self._publish_failed or time.time() - self._last_publish > self.node.options.expiration_s / 2:
             self._publish()
         assert self._local is not None
         return self._local
@@ -148,14 +154,17 @@ class DHTCoordinator(Coordinator):
     def _publish(self) -> None:
         assert self._local is not None
         record = RoundStageRecord(
-            peer_id=self.node.peer_id,  # type: ignore[attr-defined]
+            peer_id=self.node.peer_id,
             round=self._local.round,
             stage=self._local.stage,
             stage_count=self.stage_count,
             timestamp=time.time(),
         )
-        subkey = owner_subkey(self.node.peer_id, self.node.public_key)  # type: ignore[attr-defined]
-        if self.node.store_many([(keys.ROUND_STAGE_KEY, subkey, encode_record(record))]):  # type: ignore[attr-defined]
+        subkey = owner_subkey(self.node.peer_id, self.node.public_key)
+        self._publish_failed = not self.node.store_many(
+            [(keys.ROUND_STAGE_KEY, subkey, encode_record(record))]
+        )
+        if not self._publish_failed:
             self._last_publish = time.time()
 
     # -- both roles ----------------------------------------------------------------------------------
@@ -187,7 +196,7 @@ class DHTCoordinator(Coordinator):
             delay = min(delay * 2, 5.0)
 
     def _read_published(self) -> RoundStage | None:
-        entries = self.node.get_many([keys.ROUND_STAGE_KEY], timeout=self.node.options.rpc_timeout_s)  # type: ignore[attr-defined]
+        entries = self.node.get_many([keys.ROUND_STAGE_KEY], timeout=self.node.options.rpc_timeout_s)
         found = entries.get(keys.ROUND_STAGE_KEY) or {}
         records: list[RoundStageRecord] = []
         bad = 0

@@ -97,6 +97,8 @@ def test_the_clock_advances_by_steps_and_by_time(swarm: Swarm, clock: DHTCoordin
     start = clock.current()
     assert clock.on_step(1) == start
     assert clock.on_step(2) == start.next(STAGES)
+    clock.steps_per_stage = 1
+    assert clock.on_step(3) == start.next(STAGES).next(STAGES)
     clock.steps_per_stage = None
 
     clock.stage_seconds = 0.3
