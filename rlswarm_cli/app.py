@@ -64,6 +64,17 @@ def output(ctx: typer.Context, json_flag: bool = False) -> Output:
     return out
 
 
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (a service manager, ``timeout``, ``kill``) like Ctrl-C, so long-running commands
+    run their clean-up instead of leaving child processes behind."""
+    import signal
+
+    def raise_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
 def new_app(name: str, help_text: str) -> typer.Typer:
     return typer.Typer(
         name=name,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import JsonOpt, interrupt_on_sigterm, new_app, output
 
 app = new_app("devnet", "Run a local chain with the SwarmCoordinator contract, for development and tests.")
 
@@ -33,6 +33,7 @@ def up(
     from rlswarm_core.chain.networks import devnet_state_path
 
     out = output(ctx, json_flag)
+    interrupt_on_sigterm()
     devnet = Devnet(port=port, chain_id=chain_id)
     info = devnet.start()
     state_file = devnet_state_path()
@@ -97,6 +98,7 @@ def proxy(
     reader.ensure_chain()
     wallet = WalletClient(reader, dev_key(PROXY_SIGNER_INDEX))
     server = ProxyServer(wallet, org_id, port=port)
+    interrupt_on_sigterm()
     out.emit(
         {
             "url": server.base_url,

@@ -149,3 +149,18 @@ def test_chain_modules_import_no_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_devnet_up_stopped_by_sigterm_takes_anvil_with_it(rlswarm_home: Path) -> None:
+    up, lines = _start("up", "--port", "0", "--json")
+    try:
+        info = _read_json(lines)
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=20) == 0
+        anvil_pid = info["anvil_pid"]
+        assert not psutil.pid_exists(anvil_pid) or psutil.Process(anvil_pid).status() == "zombie"
+        assert not (rlswarm_home / "state" / "devnet.json").exists()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
