@@ -76,6 +76,62 @@ class NodeSummary:
     reason: str = ""
 
 
+class _Publisher:
+    """Publishes a stage's latest outputs and reward from a worker thread, so training never waits on
+    the DHT; a newer snapshot replaces one not yet sent (only the latest state matters to peers)."""
+
+    def __init__(self, exchange: Any, events: EventBus) -> None:
+        self.exchange = exchange
+        self.events = events
+        self._cond = threading.Condition()
+        self._pending: tuple[Any, list[Any], float, int] | None = None
+        self._busy = False
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="swarm-publish", daemon=True)
+        self._thread.start()
+
+    def submit(self, rs: Any, outputs: list[Any], reward: float, step: int) -> None:
+        with self._cond:
+            self._pending = (rs, outputs, reward, step)
+            self._cond.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending is not None or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.1))
+            return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closing:
+                    self._cond.wait()
+                if self._pending is None:
+                    return
+                rs, outputs, reward, step = self._pending
+                self._pending = None
+                self._busy = True
+            try:
+                self.exchange.publish_outputs(rs, outputs)
+                self.exchange.publish_reward(rs, reward, step)
+            except Exception as exc:  # a DHT hiccup must not kill training; the next snapshot retries
+                self.events.emit(SwarmErrorEvent(operation="publish", message=str(exc)))
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
 class Node:
     def __init__(
         self, config: NodeConfig, events: EventBus | None = None, paths: AppPaths | None = None
@@ -268,10 +324,9 @@ class Node:
                 for p in plan.publishable(progress.best)
             ]
 
-        published_at = [-1]
+        every = self.settings.publish_every_steps
 
-        def on_publish(progress: Any) -> None:
-            published_at[0] = progress.step
+        def on_step(progress: Any) -> None:
             self.events.emit(
                 StepDone(
                     round=rs.round,
@@ -282,27 +337,22 @@ class Node:
                     tokens_per_second=progress.tokens_per_second,
                 )
             )
-            try:
-                exchange.publish_outputs(rs, outputs_of(progress))
-                exchange.publish_reward(rs, progress.mean_reward, progress.step)
-            except Exception as exc:  # a DHT hiccup must not kill training; the next publish retries
-                self.events.emit(SwarmErrorEvent(operation="publish", message=str(exc)))
+            if progress.step % every == 0 and progress.step < steps:
+                publisher.submit(rs, outputs_of(progress), progress.mean_reward, progress.step)
 
-        result = runner.run_stage(
-            plan.rows,
-            plan.score,
-            steps,
-            on_publish=on_publish,
-            publish_every=self.settings.publish_every_steps,
-            stop=stop,
-        )
-        if result.stopped_early:
-            return None
-        progress = result.progress
-        if published_at[0] != progress.step:
-            # The stage's final state always reaches the swarm, whatever the publish interval.
-            exchange.publish_outputs(rs, outputs_of(progress))
-            exchange.publish_reward(rs, progress.mean_reward, progress.step)
+        publisher = _Publisher(exchange, self.events)
+        try:
+            result = runner.run_stage(
+                plan.rows, plan.score, steps, on_publish=on_step, publish_every=1, stop=stop
+            )
+            if result.stopped_early:
+                return None
+            progress = result.progress
+            # The stage's final state always reaches the swarm before the stage counts as done.
+            publisher.submit(rs, outputs_of(progress), progress.mean_reward, progress.step)
+            publisher.flush(timeout=max(30.0, self.config.gather_deadline_s))
+        finally:
+            publisher.close()
         self.summary.stages_trained += 1
         self.events.emit(
             StageFinished(
