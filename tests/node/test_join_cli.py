@@ -82,3 +82,49 @@ def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
     assert list((home / "data" / "checkpoints").glob("*/round-000000/model.safetensors"))
     _, alive = psutil.wait_procs(tree, timeout=15)
     assert not alive, f"left behind: {alive}"
+
+
+def test_second_ctrl_c_forces_the_stop(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "RLSWARM_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rlswarm_cli.main",
+            "join",
+            "--profile",
+            "local-tiny",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    tree: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 240
+        while "StepDone" not in [e["kind"] for e in _journal(home)]:
+            assert proc.poll() is None and time.monotonic() < deadline, "the node never trained a step"
+            time.sleep(0.3)
+        root = psutil.Process(proc.pid)
+        tree = [root, *root.children(recursive=True)]
+        # two quick presses: the second lands while the step is still running
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err[-3000:]
+    assert "error: interrupted" in err and "Traceback" not in err
+    _, alive = psutil.wait_procs(tree, timeout=15)
+    assert not alive, f"left behind: {alive}"
