@@ -14,6 +14,10 @@ from typing import Any
 from rlswarm_core.errors import ConfigError
 
 
+class LoginRequired(ConfigError):
+    """The network needs a wallet or proxy login and none is stored."""
+
+
 @dataclass
 class ChainLink:
     network: Any
@@ -30,7 +34,7 @@ class ChainLink:
         from rlswarm_core.chain.clock import ChainClock
         from rlswarm_core.chain.coordinator import ChainCoordinator
 
-        manager = self.submitter if role == "coordinator" and self.mode == "wallet" else None
+        manager = self.submitter if role == "coordinator" and self.is_stage_manager() else None
 
         def make(swarm: Any, stage_count: int) -> Any:
             clock = ChainCoordinator(ChainClock(self.reader), stage_manager=manager)
@@ -42,6 +46,15 @@ class ChainLink:
             return clock
 
         return make
+
+    def is_stage_manager(self) -> bool:
+        """Whether this node's wallet may advance the contract's clock (a devnet's stage manager)."""
+        if self.mode != "wallet":
+            return False
+        try:
+            return bool(self.reader.has_role("STAGE_MANAGER_ROLE", self.submitter.address))
+        except Exception:
+            return False
 
     def close(self, flush: bool = True) -> None:
         """Stop the retry worker; with ``flush``, try once more to send what is queued (Ctrl-C)."""
@@ -90,7 +103,7 @@ def connect_chain(
         base = proxy_url or config.get("proxy_url")
         org_id = store.get("proxy_org_id").value
         if not base or not org_id:
-            raise ConfigError(
+            raise LoginRequired(
                 f"network {network.name!r} needs a login to submit rewards",
                 "run 'rlswarm login wallet' (a private key) or 'rlswarm login proxy' (URL and org id)",
             )

@@ -108,12 +108,22 @@ def join(
         out.info(f"metrics on http://127.0.0.1:{metrics.port}/metrics")
     stop = threading.Event()
     _install_signal_handlers(stop, out)
-    from rlswarm_core.chain_link import connect_chain
+    from rlswarm_core.chain_link import LoginRequired, connect_chain
     from rlswarm_core.identity import load_identity
 
-    link = connect_chain(settings, load_identity(id_path).peer_id, rpc_url=rpc_url, contract=contract)
+    peer_id = load_identity(id_path).peer_id
+    try:
+        link = connect_chain(settings, peer_id, rpc_url=rpc_url, contract=contract)
+    except LoginRequired as missing:
+        if not _walk_through_login(ctx, out, missing):
+            raise
+        link = connect_chain(settings, peer_id, rpc_url=rpc_url, contract=contract)
     if link is not None:
         out.info(f"on-chain coordinator {link.network.contract} on {link.network.name} ({link.mode} mode)")
+        if role == "coordinator" and not link.is_stage_manager():
+            out.info(
+                "this account is not the contract's stage manager: rounds advance when the network moves them"
+            )
     config = NodeConfig(
         settings=settings,
         identity_path=Path(id_path),
@@ -148,6 +158,27 @@ def join(
         f"stopped ({summary.reason}): {len(summary.rounds_completed)} round(s), "
         f"{summary.stages_trained} stage(s) trained"
     )
+
+
+def _walk_through_login(ctx: typer.Context, out: Any, missing: Exception) -> bool:
+    """On a terminal, a first run that lacks a login is offered one right here, without a browser;
+    anywhere else the one-line error stands. True once a login was stored."""
+    import sys
+
+    from rlswarm_cli.commands import login_cmd
+
+    if out.json_mode or not sys.stdin.isatty():
+        return False
+    out.warn(str(missing))
+    choice = typer.prompt("Log in now: [w]allet private key, [p]roxy, or [q]uit", default="q").strip().lower()
+    if choice.startswith("w"):
+        login_cmd.login_wallet(ctx, key_stdin=False, insecure_storage=False, json_out=False)
+        return True
+    if choice.startswith("p"):
+        url = typer.prompt("proxy base URL").strip()
+        login_cmd.login_proxy(ctx, url=url, insecure_storage=False, json_out=False)
+        return True
+    return False
 
 
 def _auto_push(node: Any, settings: Any, instance: str) -> Any:
