@@ -34,7 +34,7 @@ def free_base(count: int) -> int:
     raise SystemExit("no free ports")
 
 
-def run_count(count: int, window: float, warmup_timeout: float) -> dict[str, Any]:
+def run_count(count: int, window: float, warmup_timeout: float, joined: bool = True) -> dict[str, Any]:
     from rlswarm_core import hardware, profiles
     from rlswarm_core.instances import planner, registry, supervisor
     from rlswarm_core.journal import read_journal
@@ -59,14 +59,16 @@ def run_count(count: int, window: float, warmup_timeout: float) -> dict[str, Any
                 host="127.0.0.1",
                 coordinator=coordinator,
             )
-            coordinator = coordinator or record
+            if joined:
+                # one local swarm: the first instance keeps the clock and the others follow it in step
+                coordinator = coordinator or record
             names.append(record.name)
         journals = {n: registry.load(n).journal for n in names}
         try:
             for name in names:
                 since = time.time()
                 supervisor.start(name, wait_s=30)
-                if name == names[0] and count > 1:
+                if joined and name == names[0] and count > 1:
                     supervisor.wait_joined(name, since)
             deadline = time.monotonic() + warmup_timeout
             while time.monotonic() < deadline:
@@ -105,9 +107,17 @@ def main() -> None:
     parser.add_argument("--counts", default="1,2,3")
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--warmup-timeout", type=float, default=240.0)
+    parser.add_argument(
+        "--swarm",
+        choices=("joined", "independent"),
+        default="joined",
+        help="joined: one local swarm that the first instance clocks (instances wait for each other every "
+        "stage); independent: each instance on its own, as several nodes joined to a public swarm are",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = [run_count(int(c), args.window, args.warmup_timeout) for c in args.counts.split(",")]
+    joined = args.swarm == "joined"
+    results = [run_count(int(c), args.window, args.warmup_timeout, joined) for c in args.counts.split(",")]
     one = next((r for r in results if r["instances"] == 1), results[0])
     for r in results:
         r["ratio_to_one"] = (
@@ -116,7 +126,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=1))
         return
-    print(f"local-tiny on {os.cpu_count()} cores; recommended N = {results[0]['recommended']}")
+    print(
+        f"local-tiny on {os.cpu_count()} cores, {args.swarm} swarm; recommended N = {results[0]['recommended']}"
+    )
     for r in results:
         print(
             f"{r['instances']} instance(s), {r['threads_each']} thread(s) each: {r['completions_per_s']} "
