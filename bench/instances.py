@@ -126,9 +126,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=1))
         return
-    print(
-        f"local-tiny on {os.cpu_count()} cores, {args.swarm} swarm; recommended N = {results[0]['recommended']}"
-    )
+    recommended = results[0]["recommended"]
+    print(f"local-tiny on {os.cpu_count()} cores, {args.swarm} swarm; recommended N = {recommended}")
     for r in results:
         print(
             f"{r['instances']} instance(s), {r['threads_each']} thread(s) each: {r['completions_per_s']} "
