@@ -8,6 +8,7 @@ completion and the running stage reward, which is what the node publishes to the
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.settings import NodeSettings
+
+_log = logging.getLogger(__name__)
 
 # rows and completions (plain text) in, one reward per completion out
 ScoreFn = Callable[[Sequence[Mapping[str, Any]], Sequence[str]], list[float]]
@@ -100,6 +103,24 @@ def training_precision(device: str, dtype: str) -> dict[str, Any]:
     }
 
 
+def vllm_enabled(wanted: bool, device: str) -> bool:
+    """vLLM generation only on CUDA and only when the package is installed; otherwise trl's own
+    generation, with a log line saying why (a profile that asks for vLLM still runs without it)."""
+    if not wanted:
+        return False
+    if device != "cuda":
+        _log.info("use_vllm ignored: vLLM needs a CUDA device, this node runs on %s", device)
+        return False
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        _log.warning(
+            "use_vllm is set but the vllm package is not installed (pip install vllm); generating with trl"
+        )
+        return False
+    return True
+
+
 class GrpoStageRunner:
     def __init__(
         self,
@@ -135,7 +156,7 @@ class GrpoStageRunner:
             # transformers 5 reads a float below 1 as a fraction of the total steps
             warmup_steps=s.warmup_ratio,
             beta=s.beta,
-            use_vllm=bool(s.use_vllm and self.device == "cuda"),
+            use_vllm=vllm_enabled(s.use_vllm, self.device),
             report_to=[],
             save_strategy="no",
             logging_steps=1,

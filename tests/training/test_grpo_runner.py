@@ -46,6 +46,16 @@ def test_precision_flags_per_device() -> None:
     assert training_precision("cpu", "float32") == {"bf16": False, "fp16": False, "use_cpu": True}
 
 
+def test_vllm_only_on_cuda_with_the_package() -> None:
+    import importlib.util
+
+    from rlswarm_core.training.grpo import vllm_enabled
+
+    assert vllm_enabled(False, "cuda") is False
+    assert vllm_enabled(True, "cpu") is False and vllm_enabled(True, "mps") is False
+    assert vllm_enabled(True, "cuda") is (importlib.util.find_spec("vllm") is not None)
+
+
 def test_tiny_stage_trains_publishes_and_saves(models_cache: Path, tmp_path: Path) -> None:
     loaded = load_model("builtin:tiny-qwen2", device="cpu", dtype="float32", cache_dir=models_cache)
     settings = _settings("local-tiny")
