@@ -26,10 +26,10 @@ def _journal(home: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def _start_join(home: Path) -> subprocess.Popen[str]:
+    """A plain ``rlswarm join`` with no terminal, in its own process group (so a test can kill it all)."""
     env = {**os.environ, "RLSWARM_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -49,17 +49,22 @@ def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
+
+
+def _wait_for_event(home: Path, proc: subprocess.Popen[str], kind: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while kind not in [e["kind"] for e in _journal(home)]:
+        assert proc.poll() is None, f"join exited before {kind}: {proc.stderr.read() if proc.stderr else ''}"
+        assert time.monotonic() < deadline, f"no {kind} within {timeout:.0f} s"
+        time.sleep(0.3)
+
+
+def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = _start_join(home)
     tree: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            kinds = [e["kind"] for e in _journal(home)]
-            if "CheckpointSaved" in kinds:
-                break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.5)
-        else:
-            pytest.fail("no checkpoint within 240 s")
+        _wait_for_event(home, proc, "CheckpointSaved")
         root = psutil.Process(proc.pid)
         tree = [root, *root.children(recursive=True)]
         assert any(p.name() == "p2pd" for p in tree)
@@ -86,33 +91,10 @@ def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
 
 def test_second_ctrl_c_forces_the_stop(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "RLSWARM_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rlswarm_cli.main",
-            "join",
-            "--profile",
-            "local-tiny",
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _start_join(home)
     tree: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 240
-        while "StepDone" not in [e["kind"] for e in _journal(home)]:
-            assert proc.poll() is None and time.monotonic() < deadline, "the node never trained a step"
-            time.sleep(0.3)
+        _wait_for_event(home, proc, "StepDone")
         root = psutil.Process(proc.pid)
         tree = [root, *root.children(recursive=True)]
         # two quick presses: the second lands while the step is still running
