@@ -4,6 +4,16 @@ The runner keeps one model and tokenizer across stages and rounds; each stage ge
 (cheap: the model object is reused) over that stage's rows. A single reward function per stage scores
 every completion with the stage's pure reward functions and records, per question, the best
 completion and the running stage reward, which is what the node publishes to the swarm.
+
+A trainer per stage needs two corrections to trl's one-trainer-per-run assumptions, both kept here:
+- the KL reference. trl reloads it from the model's original path in every trainer (seconds for a
+  real model, and a crash once that path, a pruned checkpoint, is gone) and, for a LoRA model, adds a
+  ``ref`` adapter that a third trainer cannot add again. The runner copies the reference once and
+  lends it to every trainer; LoRA nodes use the model with its adapter disabled, which is the model
+  the adapter started from.
+- the model's ``forward``. Each trainer wraps it (fused LM head, mixed precision) and never unwraps
+  it, so the wrappers would pile up stage after stage until Python's recursion limit. The runner
+  puts back the plain ``forward`` after every stage.
 """
 
 from __future__ import annotations
@@ -139,6 +149,7 @@ class GrpoStageRunner:
         self.seed = seed
         self.trainer: Any = None
         self.global_step = 0
+        self._reference: Any = None
 
     def _config(self, steps: int) -> Any:
         from trl import GRPOConfig
@@ -155,7 +166,8 @@ class GrpoStageRunner:
             lr_scheduler_type="cosine",
             # transformers 5 reads a float below 1 as a fraction of the total steps
             warmup_steps=s.warmup_ratio,
-            beta=s.beta,
+            # trl would build (or add) its own reference with beta > 0; the runner lends one instead
+            beta=0.0,
             use_vllm=vllm_enabled(s.use_vllm, self.device),
             report_to=[],
             save_strategy="no",
@@ -207,6 +219,8 @@ class GrpoStageRunner:
                 return control
 
         started = time.monotonic()
+        reference = self._reference_model()
+        plain = _ForwardRestorer(self.model)
         trainer = GRPOTrainer(
             model=self.model,
             reward_funcs=[recorder],
@@ -216,15 +230,54 @@ class GrpoStageRunner:
             callbacks=[_Hooks()],
             peft_config=self._lora_config(),
         )
-        # With LoRA the trainer wraps the model once; later stages keep training that same adapter.
-        self.model = trainer.model
-        # The engine never prints: progress reaches the operator through events.
-        trainer.remove_callback(PrinterCallback)
-        trainer.remove_callback(ProgressCallback)
-        self.trainer = trainer
-        trainer.train()
+        try:
+            # With LoRA the trainer wraps the model once; later stages keep training that same adapter.
+            self.model = trainer.model
+            self._lend_reference(trainer, reference)
+            # The engine never prints: progress reaches the operator through events.
+            trainer.remove_callback(PrinterCallback)
+            trainer.remove_callback(ProgressCallback)
+            self.trainer = trainer
+            trainer.train()
+        finally:
+            plain.restore(trainer.model)
         stopped = stop is not None and stop.is_set() and progress.step < steps
         return StageResult(progress=progress, seconds=time.monotonic() - started, stopped_early=stopped)
+
+    def _reference_model(self) -> Any:
+        """The frozen KL reference for full fine-tuning: a copy of the model as this process first
+        trains it (the start model, or the checkpoint it resumed from), made once."""
+        if self.settings.beta == 0 or self.settings.lora or hasattr(self.model, "peft_config"):
+            return None
+        if self._reference is None:
+            import copy
+
+            # Copied before any trainer has wrapped the model's forward (each stage puts it back).
+            reference = copy.deepcopy(self.model)
+            reference.requires_grad_(False)
+            reference.eval()
+            self._reference = reference
+        return self._reference
+
+    def _lend_reference(self, trainer: Any, reference: Any) -> None:
+        """Turn the KL term back on in ``trainer`` with the runner's reference (None: LoRA, whose
+        trainer computes the reference with the adapter disabled)."""
+        trainer.beta = self.settings.beta
+        if not trainer.beta or reference is None:
+            return
+        if not getattr(reference, "_rlswarm_fused_head", False):
+            try:
+                from trl.trainer.utils import add_fused_lm_head
+            except ImportError:  # an older trl scores the reference through the plain forward
+                pass
+            else:
+                add_fused_lm_head(
+                    reference,
+                    temperature=trainer.temperature,
+                    cast_lm_head_to_fp32=trainer.args.cast_lm_head_to_fp32,
+                )
+            reference._rlswarm_fused_head = True
+        trainer.ref_model = trainer.accelerator.prepare_model(reference, evaluation_mode=True)
 
     def _lora_config(self) -> Any:
         """A LoRA adapter config the first time a LoRA node trains; None once the model carries one."""
@@ -247,3 +300,32 @@ class GrpoStageRunner:
             import torch
 
             torch.save(self.trainer.optimizer.state_dict(), Path(folder) / "optimizer.pt")
+
+
+class _ForwardRestorer:
+    """Remembers the ``forward`` a model (and, for LoRA, its base model) had before a trainer wrapped
+    it, and puts it back afterwards."""
+
+    _ABSENT = object()
+
+    def __init__(self, model: Any) -> None:
+        self._saved = {id(m): (m, m.__dict__.get("forward", self._ABSENT)) for m in _forward_owners(model)}
+
+    def restore(self, model: Any) -> None:
+        for owner in _forward_owners(model):
+            self._saved.setdefault(id(owner), (owner, self._ABSENT))
+        for owner, forward in self._saved.values():
+            if forward is self._ABSENT:
+                owner.__dict__.pop("forward", None)
+            else:
+                owner.forward = forward
+
+
+def _forward_owners(model: Any) -> list[Any]:
+    owners = [model]
+    get_base = getattr(model, "get_base_model", None)
+    if callable(get_base):
+        base = get_base()
+        if base is not model:
+            owners.append(base)
+    return owners

@@ -113,3 +113,85 @@ def test_smollm_trains_one_grpo_step_offline(models_cache: Path, tmp_path: Path)
     result = runner.run_stage(_rows(2), _length_score, steps=1)
     assert result.progress.step == 1 and result.progress.completions_scored == settings.batch_size
     assert _changed(before, loaded.model)
+
+
+def _fused_depth_per_stage(runner, stages: int) -> list[int]:
+    """Run ``stages`` one-step stages; for each, the most ``forward`` wrappers a decoder call went through."""
+    import sys
+
+    depths: list[int] = []
+
+    def count_wrappers(module, args) -> None:
+        frame, depth = sys._getframe(), 0
+        while frame is not None:
+            depth += frame.f_code.co_name == "_fused_forward"
+            frame = frame.f_back
+        depths[-1] = max(depths[-1], depth)
+
+    lora = hasattr(runner.model, "peft_config")
+    decoder = runner.model.get_base_model().model if lora else runner.model.model
+    handle = decoder.register_forward_pre_hook(count_wrappers)
+    try:
+        for _ in range(stages):
+            depths.append(0)
+            runner.run_stage(_rows(4), _length_score, steps=1)
+            if lora and decoder is not runner.model.get_base_model().model:
+                raise AssertionError("the LoRA wrapper changed the decoder")
+    finally:
+        handle.remove()
+    return depths
+
+
+def test_stage_trainers_do_not_pile_up_forward_wrappers(models_cache: Path, tmp_path: Path) -> None:
+    # Each trl trainer wraps the model's forward; a node builds one per stage for as long as it runs.
+    loaded = load_model("builtin:tiny-qwen2", device="cpu", dtype="float32", cache_dir=models_cache)
+    runner = GrpoStageRunner(loaded.model, loaded.tokenizer, _settings("local-tiny"), tmp_path / "work")
+    depths = _fused_depth_per_stage(runner, 4)
+    assert max(depths) >= 1, "the fused LM head was not used (trl changed?)"
+    assert depths == [depths[0]] * 4
+    assert "forward" not in loaded.model.__dict__
+
+
+def test_reference_is_copied_once_and_outlives_the_folder_it_was_loaded_from(
+    models_cache: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    import torch
+
+    # A node resumed from a checkpoint keeps training after that checkpoint has been pruned.
+    first = load_model("builtin:tiny-qwen2", device="cpu", dtype="float32", cache_dir=models_cache)
+    folder = tmp_path / "round-000000"
+    first.model.save_pretrained(folder)
+    first.tokenizer.save_pretrained(folder)
+    loaded = load_model(str(folder), device="cpu", dtype="float32", cache_dir=models_cache)
+    start = _snapshot(loaded.model)
+    shutil.rmtree(folder)
+    settings = _settings("local-tiny", beta=0.04)
+    runner = GrpoStageRunner(loaded.model, loaded.tokenizer, settings, tmp_path / "work")
+    logs: list[dict] = []
+    for _ in range(3):
+        runner.run_stage(_rows(4), _length_score, steps=1, on_log=logs.append)
+    reference = runner.trainer.ref_model
+    assert reference is runner._reference and reference is not runner.model
+    assert not any(p.requires_grad for p in reference.parameters())
+    assert all(torch.equal(start[name], p) for name, p in reference.named_parameters())
+    assert _changed(start, runner.model)
+    kl = [entry["kl"] for entry in logs if "kl" in entry]
+    assert len(kl) == 3 and kl[-1] > 0  # the KL term is on, and the policy has moved off the reference
+
+
+def test_lora_node_trains_stage_after_stage_against_its_start(models_cache: Path, tmp_path: Path) -> None:
+    loaded = load_model("builtin:tiny-qwen2", device="cpu", dtype="float32", cache_dir=models_cache)
+    runner = GrpoStageRunner(
+        loaded.model, loaded.tokenizer, _settings("local-tiny", lora=True, beta=0.04), tmp_path / "work"
+    )
+    logs: list[dict] = []
+    for _ in range(3):
+        runner.run_stage(_rows(4), _length_score, steps=1, on_log=logs.append)
+    assert list(runner.model.peft_config) == ["default"]
+    assert len([entry for entry in logs if "kl" in entry]) == 3
+    depths = _fused_depth_per_stage(runner, 2)
+    assert depths == [depths[0]] * 2 and depths[0] >= 1
+    runner.save(tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt" / "ref").exists()
