@@ -1,10 +1,12 @@
 """Total rollouts per second with 1, 2 and 3 supervised ``local-tiny`` instances on this machine.
 
-Usage: python bench/instances.py [--counts 1,2,3] [--window S] [--json]. For each count, a fresh
-RLSWARM_HOME gets that many instances (``instances add`` budgets: threads and memory per instance), they
-are started under their supervisors, and after every node has finished a stage the journals' StepDone
-events inside a ``window``-second span are counted: completions per second = batch_size × steps / s,
-summed over instances. Reported with the ratio to one instance and the planner's recommended N.
+Usage: python bench/instances.py [--counts 1,2,3] [--window S] [--repeat R] [--json]. For each count, a
+fresh RLSWARM_HOME gets that many instances (``instances add`` budgets: threads and memory per instance),
+they are started under their supervisors, and after every node has finished a stage the journals'
+StepDone events inside a ``window``-second span are counted: completions per second = batch_size ×
+steps / s, summed over instances. With ``--repeat R`` the whole sequence of counts runs R times,
+interleaved, so that a slow spell of a shared machine does not land on one count only; each count
+reports its median. Reported with the ratio to one instance and the planner's recommended N.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -114,10 +117,22 @@ def main() -> None:
         help="joined: one local swarm that the first instance clocks (instances wait for each other every "
         "stage); independent: each instance on its own, as several nodes joined to a public swarm are",
     )
+    parser.add_argument("--repeat", type=int, default=1, help="run the counts R times; report medians")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     joined = args.swarm == "joined"
-    results = [run_count(int(c), args.window, args.warmup_timeout, joined) for c in args.counts.split(",")]
+    counts = [int(c) for c in args.counts.split(",")]
+    runs: dict[int, list[dict[str, Any]]] = {c: [] for c in counts}
+    for _ in range(args.repeat):
+        for count in counts:
+            runs[count].append(run_count(count, args.window, args.warmup_timeout, joined))
+    results = []
+    for count in counts:
+        median = statistics.median(r["completions_per_s"] for r in runs[count])
+        result = min(runs[count], key=lambda r: abs(r["completions_per_s"] - median))
+        result = {**result, "completions_per_s": round(median, 3)}
+        result["runs_completions_per_s"] = [r["completions_per_s"] for r in runs[count]]
+        results.append(result)
     one = next((r for r in results if r["instances"] == 1), results[0])
     for r in results:
         r["ratio_to_one"] = (
@@ -129,9 +144,11 @@ def main() -> None:
     recommended = results[0]["recommended"]
     print(f"local-tiny on {os.cpu_count()} cores, {args.swarm} swarm; recommended N = {recommended}")
     for r in results:
+        each = ", ".join(str(x) for x in r["runs_completions_per_s"])
+        spread = f" (runs: {each})" if args.repeat > 1 else ""
         print(
             f"{r['instances']} instance(s), {r['threads_each']} thread(s) each: {r['completions_per_s']} "
-            f"completions/s ({r['steps']} steps in {args.window:.0f} s), ×{r['ratio_to_one']} vs one"
+            f"completions/s, ×{r['ratio_to_one']} vs one{spread}"
         )
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.settings import NodeSettings
+from rlswarm_core.training.prompt_fit import fit_prompt
 
 _log = logging.getLogger(__name__)
 
@@ -198,7 +199,16 @@ class GrpoStageRunner:
             raise ValueError("a stage needs at least one row")
         progress = StageProgress(steps=steps)
         recorder = _Recorder(rows, score, progress)
-        dataset = Dataset.from_list([{"prompt": list(r["prompt"]), "row_id": i} for i, r in enumerate(rows)])
+        limit = self.settings.max_prompt_length
+        fitted = [fit_prompt(self.tokenizer, r["prompt"], limit) for r in rows]
+        if any(cut for _, cut in fitted):
+            _log.info(
+                "%d of %d prompts cut to max_prompt_length (%d tokens)",
+                sum(cut for _, cut in fitted),
+                len(rows),
+                limit,
+            )
+        dataset = Dataset.from_list([{"prompt": prompt, "row_id": i} for i, (prompt, _) in enumerate(fitted)])
         runner = self
 
         class _Hooks(TrainerCallback):
