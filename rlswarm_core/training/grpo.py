@@ -231,6 +231,7 @@ class GrpoStageRunner:
         started = time.monotonic()
         reference = self._reference_model()
         plain = _ForwardRestorer(self.model)
+        plain_reference = _ForwardRestorer(reference) if reference is not None else None
         trainer = GRPOTrainer(
             model=self.model,
             reward_funcs=[recorder],
@@ -251,6 +252,9 @@ class GrpoStageRunner:
             trainer.train()
         finally:
             plain.restore(trainer.model)
+            if plain_reference is not None:
+                # mixed precision wraps the reference's forward as well, once per trainer
+                plain_reference.restore(reference)
         stopped = stop is not None and stop.is_set() and progress.step < steps
         return StageResult(progress=progress, seconds=time.monotonic() - started, stopped_early=stopped)
 
@@ -266,8 +270,20 @@ class GrpoStageRunner:
             reference = copy.deepcopy(self.model)
             reference.requires_grad_(False)
             reference.eval()
+            self._add_fused_head(reference)
             self._reference = reference
         return self._reference
+
+    def _add_fused_head(self, reference: Any) -> None:
+        """What trl does to the reference it builds itself: log-probs straight from a fused LM head."""
+        try:
+            from trl.trainer.utils import add_fused_lm_head
+        except ImportError:  # an older trl scores the reference through the plain forward
+            return
+        args = self._config(1)
+        add_fused_lm_head(
+            reference, temperature=args.temperature, cast_lm_head_to_fp32=args.cast_lm_head_to_fp32
+        )
 
     def _lend_reference(self, trainer: Any, reference: Any) -> None:
         """Turn the KL term back on in ``trainer`` with the runner's reference (None: LoRA, whose
@@ -275,18 +291,6 @@ class GrpoStageRunner:
         trainer.beta = self.settings.beta
         if not trainer.beta or reference is None:
             return
-        if not getattr(reference, "_rlswarm_fused_head", False):
-            try:
-                from trl.trainer.utils import add_fused_lm_head
-            except ImportError:  # an older trl scores the reference through the plain forward
-                pass
-            else:
-                add_fused_lm_head(
-                    reference,
-                    temperature=trainer.temperature,
-                    cast_lm_head_to_fp32=trainer.args.cast_lm_head_to_fp32,
-                )
-            reference._rlswarm_fused_head = True
         trainer.ref_model = trainer.accelerator.prepare_model(reference, evaluation_mode=True)
 
     def _lora_config(self) -> Any:
