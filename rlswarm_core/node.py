@@ -34,6 +34,9 @@ from rlswarm_core.swarm.events import EventBus, SwarmErrorEvent
 Role = Literal["coordinator", "follower"]
 # Chain rewards are integers; the node's mean stage reward is scaled so two decimals survive.
 CHAIN_REWARD_SCALE = 100
+# bounds on how often a node looks at the clock and at its peers' rewards (see Node._poll_bounds)
+MIN_POLL_S = 0.02
+MAX_POLL_S = 5.0
 
 
 _heap_frozen = False
@@ -170,6 +173,8 @@ class Node:
         self.peer_id = self.identity.peer_id
         self.summary = NodeSummary(peer_id=self.peer_id)
         self._known_peers: set[str] = set()
+        # the last stage's training time, which sets how often the node polls the clock and its peers
+        self._stage_seconds: float | None = None
 
     # -- set-up ------------------------------------------------------------------------------------
     def checkpoint_dir(self) -> Path:
@@ -299,8 +304,9 @@ class Node:
                 return
             if rs in done or rs.round < resume_round:
                 # Finished here already (or covered by the checkpoint we resumed from): wait for the clock.
+                low, high = self._poll_bounds()
                 clock.wait_for_change(
-                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=self.config.poll_s
+                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=low, poll_max_s=high
                 )
                 continue
             reward = self._train_stage(rs, exchange, runner, pipeline, stop)
@@ -320,7 +326,10 @@ class Node:
             if is_clock:
                 clock.advance()
             else:
-                clock.wait_for_change(rs, timeout=self.config.stage_timeout_s, poll_min_s=self.config.poll_s)
+                low, high = self._poll_bounds()
+                clock.wait_for_change(
+                    rs, timeout=self.config.stage_timeout_s, poll_min_s=low, poll_max_s=high
+                )
         self.summary.reason = self.summary.reason or "stopped"
 
     def _train_stage(
@@ -381,6 +390,7 @@ class Node:
         finally:
             publisher.close()
         self.summary.stages_trained += 1
+        self._stage_seconds = result.seconds
         self.events.emit(
             StageFinished(
                 round=rs.round,
@@ -397,7 +407,7 @@ class Node:
         """The clock's node waits until every peer it knows of has published for ``rs`` (or the timeout):
         a dead peer costs at most one timeout, never the swarm."""
         deadline = time.monotonic() + self.config.stage_timeout_s
-        delay = 0.2
+        delay, longest = self._poll_bounds()
         while not stop.is_set():
             rewards = exchange.read_rewards(rs)
             publishers = set(rewards.rewards)
@@ -410,7 +420,20 @@ class Node:
             if len(publishers) >= expected or time.monotonic() >= deadline:
                 return
             time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            delay = min(delay * 1.5, longest)
+
+    def _poll_bounds(self) -> tuple[float, float]:
+        """First and longest interval between looks at the clock or at peers' rewards.
+
+        Fixed intervals suit stages of minutes; a local swarm of small models finishes a stage in a
+        fraction of a second, where half-second polls would leave its nodes idle most of the time. So
+        the intervals follow the last stage's length: a tenth of it to start with (never under
+        ``MIN_POLL_S`` nor over the configured ``poll_s``), backing off to half of it, at most 5 s.
+        """
+        if self._stage_seconds is None:
+            return self.config.poll_s, MAX_POLL_S
+        low = max(MIN_POLL_S, min(self.config.poll_s, self._stage_seconds / 10))
+        return low, max(low, min(MAX_POLL_S, self._stage_seconds / 2))
 
     def _finish_round(
         self, rs: Any, exchange: Any, pipeline: Any, store: Any, runner: Any, stage_rewards: dict[int, float]

@@ -52,6 +52,11 @@ class Coordinator(ABC):
     def advance(self) -> RoundStage:
         """Move the swarm to its next stage; only the node that runs the clock may do this."""
 
+    def poll(self) -> RoundStage:
+        """The clock read afresh, for a caller that paces its own reads (:meth:`current` may answer
+        from a recent read)."""
+        return self.current()
+
     def wait_for_change(
         self, after: RoundStage, timeout: float, poll_min_s: float = 0.2, poll_max_s: float = 5.0
     ) -> RoundStage | None:
@@ -59,7 +64,7 @@ class Coordinator(ABC):
         deadline = time.monotonic() + timeout
         delay = poll_min_s
         while True:
-            now = self.current()
+            now = self.poll()
             if now != after:
                 return now
             left = deadline - time.monotonic()
@@ -168,6 +173,10 @@ class DHTCoordinator(Coordinator):
             self._last_publish = time.time()
 
     # -- both roles ----------------------------------------------------------------------------------
+    def poll(self) -> RoundStage:
+        self._last_poll = 0.0  # the caller paces the reads: skip the throttle of current()
+        return self.current()
+
     def current(self) -> RoundStage:
         if self.is_coordinator:
             assert self._local is not None

@@ -44,6 +44,21 @@ def test_followers_agree_with_the_coordinator(swarm: Swarm, clock: DHTCoordinato
             assert f.wait_for_change(before, timeout=10.0, poll_min_s=0.05) == expected
 
 
+def test_waiting_reads_the_clock_at_the_callers_pace_not_the_throttle(
+    swarm: Swarm, clock: DHTCoordinator
+) -> None:
+    # A follower throttles current() (panels and step hooks call it often); a node waiting for the
+    # next stage polls at its own, stage-sized pace and must see the change at once.
+    slow = DHTCoordinator(
+        swarm.nodes[1], STAGES, coordinator_peer_id=clock.node.peer_id, poll_min_s=600.0, events=EventBus()
+    )
+    before = slow.current()
+    assert before == clock.current()
+    after = clock.advance()
+    assert slow.current() == before  # answered from the throttled read
+    assert slow.wait_for_change(before, timeout=10.0, poll_min_s=0.02, poll_max_s=0.1) == after
+
+
 def test_the_stage_wraps_into_the_next_round(clock: DHTCoordinator) -> None:
     while clock.current().stage != STAGES - 1:
         clock.advance()
