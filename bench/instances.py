@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument(
         "--swarm",
         choices=("joined", "independent"),
-        default="joined",
+        default="independent",
         help="joined: one local swarm that the first instance clocks (instances wait for each other every "
         "stage); independent: each instance on its own, as several nodes joined to a public swarm are",
     )
