@@ -8,6 +8,7 @@ events on its bus (``node.events``), which the event journal, the live panel and
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from rlswarm_core.node_events import (
 from rlswarm_core.paths import AppPaths, app_paths
 from rlswarm_core.settings import NodeSettings
 from rlswarm_core.swarm.events import EventBus, SwarmErrorEvent
+
+_log = logging.getLogger(__name__)
 
 Role = Literal["coordinator", "follower"]
 # Chain rewards are integers; the node's mean stage reward is scaled so two decimals survive.
@@ -196,6 +199,19 @@ class Node:
 
             torch.set_num_threads(self.settings.threads)
 
+    @staticmethod
+    def _remove_dead_sockets() -> None:
+        """Nodes killed hard (OOM, SIGKILL) leave hivemind's unix sockets in /tmp; a starting node
+        clears this user's dead ones so they do not pile up over crash-restarts."""
+        from rlswarm_core.doctor.p2pd import remove_stale_sockets
+
+        try:
+            removed = remove_stale_sockets()
+        except OSError:
+            return
+        if removed:
+            _log.info("removed %d dead hivemind socket(s) left by stopped nodes", len(removed))
+
     def _load_model(self, checkpoint: Any) -> Any:
         from rlswarm_core.training.models import load_model
 
@@ -227,6 +243,7 @@ class Node:
             startup_timeout=self.settings.dht_startup_timeout,
             expiration_s=self.settings.dht_expiration_s,
         )
+        self._remove_dead_sockets()
         swarm = start_node(options, self.events)
         try:
             resume_round = latest.round + 1 if latest is not None else 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -609,3 +611,27 @@ def test_doctor_subprocess_exit_code_and_json() -> None:
     data = json.loads(done.stdout)
     assert done.returncode == (0 if data["ok"] else 1)
     assert "Traceback" not in done.stderr
+
+
+def test_a_starting_node_removes_only_old_dead_sockets() -> None:
+    from rlswarm_core.doctor.p2pd import remove_stale_sockets
+
+    folder = Path(tempfile.mkdtemp(prefix="rls-", dir="/tmp"))  # unix socket paths must stay short
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        paths = {name: folder / f"hivemind-p2pd-{name}.sock" for name in ("old", "new", "live")}
+        for name in ("old", "new"):
+            # bound and closed without unlinking: the file a daemon killed hard leaves behind
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+                dead.bind(str(paths[name]))
+        listening.bind(str(paths["live"]))
+        listening.listen(1)
+        an_hour_ago = time.time() - 3600
+        for name in ("old", "live"):
+            os.utime(paths[name], (an_hour_ago, an_hour_ago))
+        assert remove_stale_sockets((folder,), min_age_s=60) == [str(paths["old"])]
+        # a fresh one may be a daemon between bind and listen; a listening one is in use
+        assert not paths["old"].exists() and paths["new"].exists() and paths["live"].exists()
+    finally:
+        listening.close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -13,6 +13,7 @@ import shlex
 import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,10 @@ def _has_listener(path: Path) -> bool:
     return True
 
 
-def stale_sockets(dirs: tuple[Path, ...] = SOCKET_DIRS) -> list[str]:
+def stale_sockets(dirs: tuple[Path, ...] = SOCKET_DIRS, min_age_s: float = 0.0) -> list[str]:
+    """This user's hivemind sockets with nobody listening, last changed at least ``min_age_s`` ago."""
     uid = os.getuid()
+    newest = time.time() - min_age_s
     found: list[str] = []
     for folder in dict.fromkeys(d.resolve() for d in dirs if d.is_dir()):
         for pattern in SOCKET_PATTERNS:
@@ -90,11 +93,27 @@ def stale_sockets(dirs: tuple[Path, ...] = SOCKET_DIRS) -> list[str]:
                     info = path.lstat()
                 except OSError:
                     continue
-                if info.st_uid != uid or not stat.S_ISSOCK(info.st_mode):
+                if info.st_uid != uid or not stat.S_ISSOCK(info.st_mode) or info.st_mtime > newest:
                     continue
                 if not _has_listener(path):
                     found.append(str(path))
     return found
+
+
+def remove_stale_sockets(dirs: tuple[Path, ...] = SOCKET_DIRS, min_age_s: float = 60.0) -> list[str]:
+    """Delete the dead sockets that nodes killed hard left behind; the paths removed.
+
+    A daemon binds its socket a moment before it listens, so only sockets older than ``min_age_s``
+    count: a node starting beside this one never loses its socket.
+    """
+    removed: list[str] = []
+    for path in stale_sockets(dirs, min_age_s=min_age_s):
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def check_p2pd(socket_dirs: tuple[Path, ...] = SOCKET_DIRS) -> CheckResult:
