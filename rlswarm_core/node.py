@@ -37,9 +37,8 @@ _log = logging.getLogger(__name__)
 Role = Literal["coordinator", "follower"]
 # Chain rewards are integers; the node's mean stage reward is scaled so two decimals survive.
 CHAIN_REWARD_SCALE = 100
-# bounds on how often a node looks at the clock and at its peers' rewards (see Node._poll_bounds)
+# the shortest first interval between looks at the clock or at peers' rewards (see Node._first_poll_s)
 MIN_POLL_S = 0.02
-MAX_POLL_S = 5.0
 
 
 _heap_frozen = False
@@ -321,9 +320,8 @@ class Node:
                 return
             if rs in done or rs.round < resume_round:
                 # Finished here already (or covered by the checkpoint we resumed from): wait for the clock.
-                low, high = self._poll_bounds()
                 clock.wait_for_change(
-                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=low, poll_max_s=high
+                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=self._first_poll_s()
                 )
                 continue
             reward = self._train_stage(rs, exchange, runner, pipeline, stop)
@@ -343,9 +341,8 @@ class Node:
             if is_clock:
                 clock.advance()
             else:
-                low, high = self._poll_bounds()
                 clock.wait_for_change(
-                    rs, timeout=self.config.stage_timeout_s, poll_min_s=low, poll_max_s=high
+                    rs, timeout=self.config.stage_timeout_s, poll_min_s=self._first_poll_s()
                 )
         self.summary.reason = self.summary.reason or "stopped"
 
@@ -424,7 +421,7 @@ class Node:
         """The clock's node waits until every peer it knows of has published for ``rs`` (or the timeout):
         a dead peer costs at most one timeout, never the swarm."""
         deadline = time.monotonic() + self.config.stage_timeout_s
-        delay, longest = self._poll_bounds()
+        delay = self._first_poll_s()
         while not stop.is_set():
             rewards = exchange.read_rewards(rs)
             publishers = set(rewards.rewards)
@@ -437,20 +434,19 @@ class Node:
             if len(publishers) >= expected or time.monotonic() >= deadline:
                 return
             time.sleep(delay)
-            delay = min(delay * 1.5, longest)
+            delay = min(delay * 1.5, 2.0)
 
-    def _poll_bounds(self) -> tuple[float, float]:
-        """First and longest interval between looks at the clock or at peers' rewards.
+    def _first_poll_s(self) -> float:
+        """The first interval between looks at the clock or at peers' rewards; waits back off from it.
 
-        Fixed intervals suit stages of minutes; a local swarm of small models finishes a stage in a
-        fraction of a second, where half-second polls would leave its nodes idle most of the time. So
-        the intervals follow the last stage's length: a tenth of it to start with (never under
-        ``MIN_POLL_S`` nor over the configured ``poll_s``), backing off to half of it, at most 5 s.
+        A fixed half second suits stages of minutes, but a local swarm of small models finishes a stage
+        in a fraction of a second and would sit idle most of the time. So the first interval is a tenth
+        of the last stage's training time, between ``MIN_POLL_S`` and the configured ``poll_s``; the
+        back-off keeps its ceiling, so a fast node waiting on a slow public clock still polls rarely.
         """
         if self._stage_seconds is None:
-            return self.config.poll_s, MAX_POLL_S
-        low = max(MIN_POLL_S, min(self.config.poll_s, self._stage_seconds / 10))
-        return low, max(low, min(MAX_POLL_S, self._stage_seconds / 2))
+            return self.config.poll_s
+        return max(MIN_POLL_S, min(self.config.poll_s, self._stage_seconds / 10))
 
     def _finish_round(
         self, rs: Any, exchange: Any, pipeline: Any, store: Any, runner: Any, stage_rewards: dict[int, float]
