@@ -127,14 +127,8 @@ class _Publisher:
             self._cond.notify_all()
 
     def flush(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending is not None or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
 
     def close(self) -> None:
         with self._cond:

@@ -96,14 +96,8 @@ class PushWorker:
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or uploading (a request waiting for its retry counts as queued)."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending is not None or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
 
     def wait_settled(self, timeout: float) -> bool:
         """Wait for the upload in progress and any request already due, but not for a retry that is

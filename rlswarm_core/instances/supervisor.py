@@ -28,6 +28,7 @@ from rlswarm_core.instances import state as st
 from rlswarm_core.instances.logfile import RotatingLog
 from rlswarm_core.instances.registry import InstanceError, InstanceRecord, load
 from rlswarm_core.paths import app_paths
+from rlswarm_core.processes import terminate_then_kill
 
 EXIT_LOCKED = 3
 _PR_SET_CHILD_SUBREAPER = 36
@@ -79,16 +80,8 @@ def _reap_descendants(timeout: float = 5.0) -> int:
     """Terminate, then kill, whatever the crashed node left behind under this process."""
     import psutil
 
-    me = psutil.Process()
-    left = me.children(recursive=True)
-    for proc in left:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(left, timeout=timeout)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=timeout)
+    left = psutil.Process().children(recursive=True)
+    terminate_then_kill(left, timeout)
     return len(left)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from rlswarm_core.errors import IdentityError
 from rlswarm_core.identity import load_identity, parse_identity_bytes
+from rlswarm_core.processes import terminate_then_kill
 from rlswarm_core.swarm.errors import BootstrapError, SwarmError
 from rlswarm_core.swarm.events import EventBus, Joined, Left, SwarmErrorEvent
 from rlswarm_core.swarm.records import DEFAULT_EXPIRATION_S, DEFAULT_MAX_VALUE_BYTES, validators
@@ -134,17 +135,7 @@ def _p2pd_for_identity(identity_path: Path, since: float) -> list[Any]:
 
 
 def _reap(procs: Iterable[Any], timeout: float = 3.0) -> None:
-    import psutil
-
-    procs = list(procs)
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=timeout)
+    terminate_then_kill(procs, timeout)
 
 
 def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
