@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, output
+from rlswarm_cli.app import EXIT_INTERRUPTED, JsonOpt, output
 
 Role = Annotated[
     str | None,
@@ -107,7 +109,7 @@ def join(
         metrics = serve_metrics(bus, settings.metrics_port, instance=instance)
         out.info(f"metrics on http://127.0.0.1:{metrics.port}/metrics")
     stop = threading.Event()
-    _install_signal_handlers(stop, out)
+    cleaned_up = _install_signal_handlers(stop, out)
     from rlswarm_core.chain_link import LoginRequired, connect_chain
     from rlswarm_core.identity import load_identity
 
@@ -152,6 +154,7 @@ def join(
         if metrics is not None:
             metrics.close()
         journal.close()
+        cleaned_up.set()
     if out.json_mode:
         return
     out.success(
@@ -163,8 +166,6 @@ def join(
 def _walk_through_login(ctx: typer.Context, out: Any, missing: Exception) -> bool:
     """On a terminal, a first run that lacks a login is offered one right here, without a browser;
     anywhere else the one-line error stands. True once a login was stored."""
-    import sys
-
     from rlswarm_cli.commands import login_cmd
 
     if out.json_mode or not sys.stdin.isatty():
@@ -206,17 +207,27 @@ def _auto_push(node: Any, settings: Any, instance: str) -> Any:
     return worker
 
 
-def _install_signal_handlers(stop: threading.Event, out: Any) -> None:
-    """First Ctrl-C (or SIGTERM) finishes the current step and stops cleanly; a second one forces."""
+def _install_signal_handlers(stop: threading.Event, out: Any) -> threading.Event:
+    """First Ctrl-C (or SIGTERM) finishes the current step and stops cleanly; a second one forces.
+
+    Returns the event to set once the command's own clean-up is over: a second press after that point
+    lands in interpreter shutdown (atexit finalisers), where a KeyboardInterrupt is printed and ignored,
+    so the forced stop exits the process directly instead."""
+    cleaned_up = threading.Event()
 
     def handler(signum: int, frame: Any) -> None:
         if stop.is_set():
+            if cleaned_up.is_set():
+                out.error("interrupted")
+                sys.stderr.flush()
+                os._exit(EXIT_INTERRUPTED)
             raise KeyboardInterrupt
         stop.set()
         out.warn("stopping after the current step (press Ctrl-C again to force)")
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    return cleaned_up
 
 
 class _Display:
@@ -224,8 +235,6 @@ class _Display:
     plain lines always go to the instance's log file too."""
 
     def __init__(self, out: Any, log_path: Path) -> None:
-        import sys
-
         from rlswarm_core.node_view import NodeView
 
         self.out = out
@@ -237,7 +246,6 @@ class _Display:
 
     def __call__(self, event: Any) -> None:
         import json
-        import sys
 
         from rlswarm_cli.event_lines import stamped
         from rlswarm_core.journal import event_to_dict
