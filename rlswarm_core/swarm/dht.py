@@ -8,7 +8,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -134,10 +134,6 @@ def _p2pd_for_identity(identity_path: Path, since: float) -> list[Any]:
     return found
 
 
-def _reap(procs: Iterable[Any], timeout: float = 3.0) -> None:
-    terminate_then_kill(procs, timeout)
-
-
 def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
     with contextlib.suppress(Exception):
         dht.shutdown()
@@ -145,7 +141,7 @@ def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
         if dht.is_alive():
             dht.terminate()
         dht.join(3)
-    _reap(_p2pd_for_identity(identity_path, started))
+    terminate_then_kill(_p2pd_for_identity(identity_path, started), timeout=3.0)
 
 
 def _failure_hint(exc: BaseException) -> tuple[str, bool]:
@@ -436,7 +432,7 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
             if dht is not None:
                 _stop_dht_process(dht, started, options.identity_path)
             else:
-                _reap(_p2pd_for_identity(options.identity_path, started))
+                terminate_then_kill(_p2pd_for_identity(options.identity_path, started), timeout=3.0)
             last_reason, retryable = _failure_hint(exc)
             if not retryable:
                 raise SwarmError(

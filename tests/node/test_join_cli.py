@@ -59,21 +59,33 @@ def _wait_for_event(home: Path, proc: subprocess.Popen[str], kind: str, timeout:
         time.sleep(0.3)
 
 
-def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def _interrupt_join(
+    home: Path, after: str, presses: int, timeout: float
+) -> tuple[subprocess.Popen[str], list[psutil.Process], str, str]:
+    """Run ``join`` until the journal shows ``after``, then press Ctrl-C ``presses`` times (50 ms apart);
+    the process, its process tree as it was before the presses, and its stdout and stderr."""
     proc = _start_join(home)
     tree: list[psutil.Process] = []
     try:
-        _wait_for_event(home, proc, "CheckpointSaved")
+        _wait_for_event(home, proc, after)
         root = psutil.Process(proc.pid)
         tree = [root, *root.children(recursive=True)]
-        assert any(p.name() == "p2pd" for p in tree)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        assert any(p.name() == "p2pd" for p in tree)  # the swarm is up: there is something to leave
+        for press in range(presses):
+            if press:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    return proc, tree, out, err
+
+
+def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc, tree, out, err = _interrupt_join(home, "CheckpointSaved", presses=1, timeout=120)
     assert proc.returncode == 0, err[-3000:]
     assert out == ""  # no terminal: plain lines go to stderr, stdout stays clean for pipes
     assert "created identity default" in err
@@ -90,22 +102,8 @@ def test_join_plain_output_log_file_and_clean_ctrl_c(tmp_path: Path) -> None:
 
 
 def test_second_ctrl_c_forces_the_stop(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    proc = _start_join(home)
-    tree: list[psutil.Process] = []
-    try:
-        _wait_for_event(home, proc, "StepDone")
-        root = psutil.Process(proc.pid)
-        tree = [root, *root.children(recursive=True)]
-        # two quick presses: the second lands while the step is still running
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    # two quick presses: the second lands during the clean stop or, on a fast stage, after it
+    proc, tree, _, err = _interrupt_join(tmp_path / "home", "StepDone", presses=2, timeout=60)
     assert proc.returncode == 130, err[-3000:]
     assert "error: interrupted" in err and "Traceback" not in err
     _, alive = psutil.wait_procs(tree, timeout=15)
