@@ -34,7 +34,7 @@ from typing import Any
 
 import psutil
 
-from rlswarm_core.identity import create_identity
+from rlswarm_core.identity.keys import create_identity
 from rlswarm_core.swarm import keys
 from rlswarm_core.swarm.coordinator import RoundStage
 from rlswarm_core.swarm.dht import DHTOptions, SwarmNode, harden_pipe, start_node

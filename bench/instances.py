@@ -38,9 +38,10 @@ def free_base(count: int) -> int:
 
 
 def run_count(count: int, window: float, warmup_timeout: float, joined: bool = True) -> dict[str, Any]:
-    from rlswarm_core import hardware, profiles
     from rlswarm_core.instances import planner, registry, supervisor
-    from rlswarm_core.journal import read_journal
+    from rlswarm_core.node.journal import read_journal
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
 
     with tempfile.TemporaryDirectory(prefix="rlswarm-bench-") as tmp:
         if os.environ.get("BENCH_KEEP"):

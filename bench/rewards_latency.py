@@ -39,11 +39,11 @@ else:
 
 def write_journals(home: Path, instances: int, rounds: int, steps: int = 20) -> int:
     os.environ["RLSWARM_HOME"] = str(home)
-    from rlswarm_core.identity import create_identity
-    from rlswarm_core.journal import EventJournal
-    from rlswarm_core.node_events import NodeStarted, RoundFinished, StageFinished, StepDone
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.identity.keys import create_identity
+    from rlswarm_core.node.events import NodeStarted, RoundFinished, StageFinished, StepDone
+    from rlswarm_core.node.journal import EventJournal
     from rlswarm_core.swarm.events import LeaderboardChanged, PeerCountChanged, RewardsPublished, StageStarted
+    from rlswarm_core.system.paths import app_paths
 
     lines = 0
     for index in range(instances):
@@ -89,7 +89,7 @@ def main() -> None:
             start = time.perf_counter()
             subprocess.run(cmd, capture_output=True, env=env, cwd=REPO, check=True)
             samples.append(time.perf_counter() - start)
-        from rlswarm_core.rewards_view import local_rewards, snapshot
+        from rlswarm_core.rewards.view import local_rewards, snapshot
 
         reads = []
         for _ in range(args.runs):

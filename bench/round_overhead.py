@@ -36,9 +36,9 @@ def main() -> None:
     os.environ["RLSWARM_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from rlswarm_core.config import resolve_node_settings
-    from rlswarm_core.identity import create_identity
-    from rlswarm_core.node import Node, NodeConfig
+    from rlswarm_core.identity.keys import create_identity
+    from rlswarm_core.node.engine import Node, NodeConfig
+    from rlswarm_core.settings.resolve import resolve_node_settings
     from rlswarm_core.swarm.events import EventBus
     from rlswarm_core.training.grpo import GrpoStageRunner
     from rlswarm_core.training.models import load_model

@@ -50,9 +50,9 @@ def main() -> None:
     os.environ["RLSWARM_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from rlswarm_core.config import resolve_node_settings
-    from rlswarm_core.identity import create_identity
-    from rlswarm_core.node import Node, NodeConfig
+    from rlswarm_core.identity.keys import create_identity
+    from rlswarm_core.node.engine import Node, NodeConfig
+    from rlswarm_core.settings.resolve import resolve_node_settings
     from rlswarm_core.swarm.events import EventBus
 
     settings = resolve_node_settings({"profile": args.profile, "dht_port": 0, "host": "127.0.0.1"}).settings

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 from rlswarm_cli.output import Output
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.redact import redact
+from rlswarm_core.secrets.redact import redact
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130

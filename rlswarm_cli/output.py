@@ -2,7 +2,7 @@
 
 Data goes to stdout (as JSON with ``--json``, else rendered with Rich); messages and errors go to
 stderr as single lines. ``NO_COLOR`` and a non-terminal stdout disable colour. Every line passes
-through :func:`rlswarm_core.redact.redact` so a secret can never be printed by accident.
+through :func:`rlswarm_core.secrets.redact.redact` so a secret can never be printed by accident.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rlswarm_core.redact import redact
+from rlswarm_core.secrets.redact import redact
 
 if TYPE_CHECKING:
     from rich.console import Console

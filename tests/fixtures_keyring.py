@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rlswarm_core.secrets import SECRETS, SERVICE, select_backend
+from rlswarm_core.secrets.store import SECRETS, SERVICE, select_backend
 
 _PASSWORD = b"rlswarm-test-keyring\n"
 _APT_HINT = "install the Debian packages: apt-get install -y gnome-keyring dbus"

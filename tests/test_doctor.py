@@ -24,8 +24,6 @@ from helpers import heavy_imports_of, run_rlswarm
 from typer.testing import CliRunner
 
 from rlswarm_cli.main import app
-from rlswarm_core import hardware, profiles
-from rlswarm_core.config import update_user_config
 from rlswarm_core.doctor import (
     ERROR,
     OK,
@@ -48,9 +46,12 @@ from rlswarm_core.doctor.system import (
     check_packages,
     check_python,
 )
-from rlswarm_core.identity import create_identity
-from rlswarm_core.paths import app_paths
-from rlswarm_core.secrets import SecretStore
+from rlswarm_core.identity.keys import create_identity
+from rlswarm_core.secrets.store import SecretStore
+from rlswarm_core.settings import profiles
+from rlswarm_core.settings.resolve import update_user_config
+from rlswarm_core.system import hardware
+from rlswarm_core.system.paths import app_paths
 
 RPC_CHAIN_ID = 685685
 PEER_ID = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from rlswarm_core.errors import IdentityError
-from rlswarm_core.identity import create_identity, file_mode, import_identity, load_identity
-from rlswarm_core.names import animal_name, animal_slug
+from rlswarm_core.identity.keys import create_identity, file_mode, import_identity, load_identity
+from rlswarm_core.identity.names import animal_name, animal_slug
 from tests.helpers import cli
 
 

@@ -20,8 +20,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from rlswarm_cli.main import app
-from rlswarm_core.paths import app_paths
-from rlswarm_core.secrets import SecretStore
+from rlswarm_core.secrets.store import SecretStore
+from rlswarm_core.system.paths import app_paths
 
 WRITE_TOKEN = "hf_aliceWriteToken0123456789"
 READ_TOKEN = "hf_bobReadToken0123456789ab"
@@ -218,7 +218,7 @@ def test_login_hf_hub_unreachable_stores_with_note(
 
 
 def test_silent_hub_times_out_unverified(hub_online: None) -> None:
-    from rlswarm_core.hub_auth import check_token
+    from rlswarm_core.hub.auth import check_token
 
     # Accepts connections (kernel backlog) but never answers, like a black-holed proxy.
     with socket.socket() as silent:

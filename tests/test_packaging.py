@@ -42,7 +42,7 @@ def test_unpacked_wheel_finds_its_profiles(wheel: Path, tmp_path: Path) -> None:
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site)}
     probe = (
-        "import rlswarm_core.profiles as p, rlswarm_core.resources as r;"
+        "import rlswarm_core.settings.profiles as p, rlswarm_core.system.resources as r;"
         "print(p.profiles_dir()); print(len(p.list_profiles()));"
         "print(r.data_dir('completions'))"
     )

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from rlswarm_core import hardware, profiles
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.hardware import Gpu, Hardware
-from rlswarm_core.paths import app_paths
-from rlswarm_core.settings import NodeSettings
+from rlswarm_core.settings import profiles
+from rlswarm_core.settings.model import NodeSettings
+from rlswarm_core.system import hardware
+from rlswarm_core.system.hardware import Gpu, Hardware
+from rlswarm_core.system.paths import app_paths
 from tests.helpers import cli
 
 REQUIRED = {"mac-m4", "mac-16gb", "cpu", "gpu-24gb", "gpu-80gb", "local-tiny", "local-smollm"}

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from rlswarm_core.errors import SecretStoreError
-from rlswarm_core.paths import app_paths
-from rlswarm_core.secrets import SERVICE, SecretStore
+from rlswarm_core.secrets.store import SERVICE, SecretStore
+from rlswarm_core.system.paths import app_paths
 
 TOKEN = "hf_roundTripToken0123456789"
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from rlswarm_core.config import resolve_node_settings, save_user_config
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.paths import app_paths
-from rlswarm_core.settings import NodeSettings, resolve
+from rlswarm_core.settings.model import NodeSettings, resolve
+from rlswarm_core.settings.resolve import resolve_node_settings, save_user_config
+from rlswarm_core.system.paths import app_paths
 from tests.helpers import cli
 
 

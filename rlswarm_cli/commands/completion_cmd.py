@@ -22,7 +22,7 @@ def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")
     """
     from rlswarm_cli.completion_gen import script_path
     from rlswarm_core.errors import ConfigError
-    from rlswarm_core.resources import data_dir
+    from rlswarm_core.system.resources import data_dir
 
     path = script_path(data_dir("completions"), shell.value)
     try:

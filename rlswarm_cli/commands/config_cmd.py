@@ -18,7 +18,7 @@ def show_cmd(
     json_flag: JsonOpt = False,
 ) -> None:
     """Show every setting, its value and its source (flag, env, instance, config, profile, default)."""
-    from rlswarm_core.config import resolve_node_settings
+    from rlswarm_core.settings.resolve import resolve_node_settings
 
     resolved = resolve_node_settings({"profile": profile})
     rows = resolved.as_rows()
@@ -44,9 +44,9 @@ def set_cmd(
     value: Annotated[str, typer.Argument(help="Its value (lists comma-separated).")],
 ) -> None:
     """Store a default in config.yaml (validated before it is written)."""
-    from rlswarm_core.config import load_user_config, node_settings_part, save_user_config
     from rlswarm_core.errors import ConfigError
-    from rlswarm_core.settings import FIELDS, NodeSettings, resolve
+    from rlswarm_core.settings.model import FIELDS, NodeSettings, resolve
+    from rlswarm_core.settings.resolve import load_user_config, node_settings_part, save_user_config
 
     if key not in FIELDS or key == "env":
         raise ConfigError(f"unknown setting {key!r}", "run 'rlswarm config show' to list the valid names")
@@ -64,7 +64,7 @@ def set_cmd(
     settings = resolve(user_config=candidate).settings
     data[key] = getattr(settings, key) if not isinstance(getattr(settings, key), list) else parsed
     if key == "profile":
-        from rlswarm_core.profiles import get_profile
+        from rlswarm_core.settings.profiles import get_profile
 
         get_profile(str(value))
     assert isinstance(settings, NodeSettings)
@@ -75,7 +75,7 @@ def set_cmd(
 @app.command("unset")
 def unset_cmd(ctx: typer.Context, key: Annotated[str, typer.Argument(help="A setting name.")]) -> None:
     """Remove a default from config.yaml."""
-    from rlswarm_core.config import update_user_config
+    from rlswarm_core.settings.resolve import update_user_config
 
     update_user_config(**{key: None})
     output(ctx).success(f"{key} unset")
@@ -84,7 +84,7 @@ def unset_cmd(ctx: typer.Context, key: Annotated[str, typer.Argument(help="A set
 @app.command("paths")
 def paths_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     """Show where rlswarm keeps config, data, state and logs (RLSWARM_HOME relocates them)."""
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.system.paths import app_paths
 
     p = app_paths()
     data = {"config": str(p.config), "data": str(p.data), "state": str(p.state), "logs": str(p.logs)}

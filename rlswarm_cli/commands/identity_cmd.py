@@ -17,7 +17,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing ide
 
 def identity_path(name: str) -> Path:
     from rlswarm_core.errors import ConfigError
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.system.paths import app_paths
 
     if not name or "/" in name or name.startswith("."):
         raise ConfigError(f"invalid identity name {name!r}", "use letters, digits, '-' and '_'")
@@ -37,7 +37,7 @@ def create_cmd(
     ctx: typer.Context, name: NameOpt = "default", force: ForceOpt = False, json_flag: JsonOpt = False
 ) -> None:
     """Create a new identity (refuses to overwrite one unless --force)."""
-    from rlswarm_core.identity import create_identity
+    from rlswarm_core.identity.keys import create_identity
 
     ident = create_identity(identity_path(name), overwrite=force)
     output(ctx, json_flag).emit(_describe(ident), _render(ident, "created"))
@@ -54,7 +54,7 @@ def import_cmd(
     json_flag: JsonOpt = False,
 ) -> None:
     """Import an existing key, keeping its peer id; refuses a file that is not a valid key."""
-    from rlswarm_core.identity import import_identity
+    from rlswarm_core.identity.keys import import_identity
 
     ident = import_identity(source, identity_path(name), overwrite=force)
     output(ctx, json_flag).emit(_describe(ident), _render(ident, "imported into"))
@@ -68,7 +68,7 @@ def show_cmd(
     json_flag: JsonOpt = False,
 ) -> None:
     """Show an identity's peer id and animal name."""
-    from rlswarm_core.identity import load_identity
+    from rlswarm_core.identity.keys import load_identity
 
     ident = load_identity(path or identity_path(name))
     output(ctx, json_flag).emit(_describe(ident), _render(ident, "identity"))
@@ -78,8 +78,8 @@ def show_cmd(
 def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     """List the identities in the data directory."""
     from rlswarm_core.errors import IdentityError
-    from rlswarm_core.identity import file_mode, load_identity
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.identity.keys import file_mode, load_identity
+    from rlswarm_core.system.paths import app_paths
 
     rows = []
     folder = app_paths().identities
@@ -105,7 +105,7 @@ def name_cmd(
     json_flag: JsonOpt = False,
 ) -> None:
     """Print the three-word animal name of any peer id."""
-    from rlswarm_core.names import animal_name
+    from rlswarm_core.identity.names import animal_name
 
     name = animal_name(peer_id)
     output(ctx, json_flag).emit({"peer_id": peer_id, "animal_name": name}, name)

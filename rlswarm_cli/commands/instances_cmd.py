@@ -16,9 +16,10 @@ Names = Annotated[list[str] | None, typer.Argument(help="Instance names (default
 
 def _profile_values(profile: str | None) -> tuple[str, dict[str, Any], Any, list[str]]:
     """The profile's name and settings for this machine, the machine, and the configured bootstrap peers."""
-    from rlswarm_core import hardware, profiles
-    from rlswarm_core.config import resolve_node_settings
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.settings.resolve import resolve_node_settings
+    from rlswarm_core.system import hardware
+    from rlswarm_core.system.paths import app_paths
 
     hw = hardware.detect()
     resolved = resolve_node_settings({"profile": profile}, memory_gb=hw.accelerator_memory_gb)
@@ -150,10 +151,10 @@ def _uptime(seconds: float | None) -> str:
 
 
 def instance_rows() -> list[dict[str, Any]]:
+    from rlswarm_core.identity.names import animal_name
     from rlswarm_core.instances import registry
     from rlswarm_core.instances.state import liveness
-    from rlswarm_core.names import animal_name
-    from rlswarm_core.rewards_view import read_summary
+    from rlswarm_core.rewards.view import read_summary
 
     rows = []
     now = time.time()
@@ -326,7 +327,7 @@ def logs_cmd(
     from rlswarm_core.instances import registry
     from rlswarm_core.instances.logfile import follow as follow_file
     from rlswarm_core.instances.logfile import last_lines
-    from rlswarm_core.redact import redact
+    from rlswarm_core.secrets.redact import redact
 
     record = registry.load(name)
     path = record.log_file

@@ -62,14 +62,14 @@ def join(
 ) -> None:
     """Run one node in the foreground: join the swarm, train round after round, publish and checkpoint."""
     from rlswarm_cli.commands.identity_cmd import identity_path
-    from rlswarm_core.config import resolve_node_settings
     from rlswarm_core.errors import ConfigError
-    from rlswarm_core.identity import create_identity
-    from rlswarm_core.journal import EventJournal
-    from rlswarm_core.node import Node, NodeConfig
-    from rlswarm_core.paths import app_paths
-    from rlswarm_core.settings import load_yaml_mapping
+    from rlswarm_core.identity.keys import create_identity
+    from rlswarm_core.node.engine import Node, NodeConfig
+    from rlswarm_core.node.journal import EventJournal
+    from rlswarm_core.settings.model import load_yaml_mapping
+    from rlswarm_core.settings.resolve import resolve_node_settings
     from rlswarm_core.swarm.events import EventBus
+    from rlswarm_core.system.paths import app_paths
 
     out = output(ctx, json_flag)
     flags = {
@@ -104,14 +104,14 @@ def join(
     bus.subscribe(display)
     metrics = None
     if settings.metrics_port is not None:
-        from rlswarm_core.metrics import serve_metrics
+        from rlswarm_core.node.metrics import serve_metrics
 
         metrics = serve_metrics(bus, settings.metrics_port, instance=instance)
         out.info(f"metrics on http://127.0.0.1:{metrics.port}/metrics")
     stop = threading.Event()
     cleaned_up = _install_signal_handlers(stop, out)
-    from rlswarm_core.chain_link import LoginRequired, connect_chain
-    from rlswarm_core.identity import load_identity
+    from rlswarm_core.chain.link import LoginRequired, connect_chain
+    from rlswarm_core.identity.keys import load_identity
 
     peer_id = load_identity(id_path).peer_id
     try:
@@ -235,7 +235,7 @@ class _Display:
     plain lines always go to the instance's log file too."""
 
     def __init__(self, out: Any, log_path: Path) -> None:
-        from rlswarm_core.node_view import NodeView
+        from rlswarm_core.node.view import NodeView
 
         self.out = out
         self.view = NodeView()
@@ -248,8 +248,8 @@ class _Display:
         import json
 
         from rlswarm_cli.event_lines import stamped
-        from rlswarm_core.journal import event_to_dict
-        from rlswarm_core.redact import redact
+        from rlswarm_core.node.journal import event_to_dict
+        from rlswarm_core.secrets.redact import redact
 
         self.view.apply(event)
         line = stamped(event)

@@ -12,8 +12,8 @@ import typer
 from rlswarm_cli.app import JsonOpt, new_app, output
 from rlswarm_cli.output import Output
 from rlswarm_core.errors import RlswarmError, SecretStoreError
-from rlswarm_core.redact import mask, register_secret
-from rlswarm_core.secrets import SECRETS, SecretStore, SecretValue
+from rlswarm_core.secrets.redact import mask, register_secret
+from rlswarm_core.secrets.store import SECRETS, SecretStore, SecretValue
 
 app = new_app("login", "Store tokens and keys in the OS keyring.")
 
@@ -76,8 +76,8 @@ def login_hf(
     json_out: JsonOpt = False,
 ) -> None:
     """Store a Hugging Face token after checking it can push to the Hub."""
-    from rlswarm_core import hub_auth
-    from rlswarm_core.config import update_user_config
+    from rlswarm_core.hub import auth as hub_auth
+    from rlswarm_core.settings.resolve import update_user_config
 
     out = output(ctx, json_out)
     store = SecretStore()
@@ -125,7 +125,7 @@ def login_wallet(
     json_out: JsonOpt = False,
 ) -> None:
     """Store the wallet private key used to sign coordinator transactions; shows only its address."""
-    from rlswarm_core.config import update_user_config
+    from rlswarm_core.settings.resolve import update_user_config
 
     out = output(ctx, json_out)
     store = SecretStore()
@@ -173,7 +173,7 @@ def login_proxy(
     json_out: JsonOpt = False,
 ) -> None:
     """Store the proxy's base URL, org id and API key (org id and key read from prompts or stdin lines)."""
-    from rlswarm_core.config import load_user_config, update_user_config
+    from rlswarm_core.settings.resolve import load_user_config, update_user_config
 
     out = output(ctx, json_out)
     store = SecretStore()
@@ -211,7 +211,7 @@ def _check_proxy_url(base: str) -> None:
 @app.command("status")
 def login_status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Show which secrets are stored (masked) and where."""
-    from rlswarm_core.config import load_user_config
+    from rlswarm_core.settings.resolve import load_user_config
 
     out = output(ctx, json_out)
     store = SecretStore()
@@ -275,7 +275,7 @@ def logout(
     json_out: JsonOpt = False,
 ) -> None:
     """Remove stored secrets (hf, wallet, proxy or all) from the keyring and the insecure file."""
-    from rlswarm_core.config import update_user_config
+    from rlswarm_core.settings.resolve import update_user_config
 
     out = output(ctx, json_out)
     store = SecretStore()

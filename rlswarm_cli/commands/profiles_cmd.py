@@ -14,7 +14,7 @@ _SHOWN = ("model", "dtype", "device", "batch_size", "num_generations", "max_comp
 
 
 def _user_dir():
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.system.paths import app_paths
 
     return app_paths().config / "profiles"
 
@@ -22,7 +22,8 @@ def _user_dir():
 @app.command("list")
 def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     """List every profile, marking the one recommended for this machine."""
-    from rlswarm_core import hardware, profiles
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
 
     out = output(ctx, json_flag)
     found = profiles.list_profiles(_user_dir())
@@ -76,7 +77,8 @@ def show_cmd(
     json_flag: JsonOpt = False,
 ) -> None:
     """Show every value a profile sets (for this machine's memory unless --memory-gb is given)."""
-    from rlswarm_core import hardware, profiles
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
 
     out = output(ctx, json_flag)
     profile = profiles.get_profile(name, _user_dir())
@@ -111,7 +113,8 @@ def show_cmd(
 @app.command("recommend")
 def recommend_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     """Detect this machine's hardware and name the profile that fits it."""
-    from rlswarm_core import hardware, profiles
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
 
     out = output(ctx, json_flag)
     hw = hardware.detect()

@@ -123,7 +123,7 @@ def push_hub(
 
 
 def _lines(console: Console, lines: list[str]) -> None:
-    from rlswarm_core.redact import redact
+    from rlswarm_core.secrets.redact import redact
 
     for line in lines:
         # soft wrap: a repository URL must stay whole to be clicked or copied
@@ -210,8 +210,8 @@ def _dry_run(
     org: str | None,
     optimizer: str,
 ) -> None:
-    from rlswarm_core.config import load_user_config
     from rlswarm_core.hub.push import node_settings_for, prepare_upload, target_repo_id
+    from rlswarm_core.settings.resolve import load_user_config
 
     user = load_user_config().get("hf_user") or None
     pushes: list[dict[str, Any]] = []

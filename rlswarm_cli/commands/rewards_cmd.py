@@ -92,12 +92,12 @@ def _fetch(
     rpc_url: str | None,
     contract: str | None,
 ) -> dict[str, Any]:
-    from rlswarm_core import rewards_view
+    from rlswarm_core.rewards import view as rewards_view
 
     local = rewards_view.local_rewards(instance, None if source != "local" else peer, stale_rounds)
     if source == "local":
         return rewards_view.snapshot(local)
-    from rlswarm_core import rewards_remote
+    from rlswarm_core.rewards import remote as rewards_remote
 
     peers = [peer] if peer else [r.peer_id for r in local if r.peer_id]
     if source == "dht":

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from rlswarm_core.chain.abi import abi_errors
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.redact import redact
+from rlswarm_core.secrets.redact import redact
 
 
 class ChainError(RlswarmError):

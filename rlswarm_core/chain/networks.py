@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.paths import app_paths
+from rlswarm_core.system.paths import app_paths
 
 TESTNET_CHAIN_ID = 685685
 TESTNET_RPC_URL = "https://gensyn-testnet.g.alchemy.com/public"

@@ -21,7 +21,7 @@ from rlswarm_core.chain.errors import (
     PeerIdTaken,
     revert_from_name_in_text,
 )
-from rlswarm_core.redact import redact, register_secret
+from rlswarm_core.secrets.redact import redact, register_secret
 
 if TYPE_CHECKING:
     import httpx

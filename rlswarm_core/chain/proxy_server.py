@@ -18,7 +18,7 @@ from typing import Any
 
 from rlswarm_core.chain.errors import ChainError, ChainUnavailable, ContractRevert, PeerIdTaken
 from rlswarm_core.chain.wallet import WalletClient
-from rlswarm_core.redact import redact, register_secret
+from rlswarm_core.secrets.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from filelock import FileLock
 from rlswarm_core.chain.base import Submitter
 from rlswarm_core.chain.errors import ALREADY_DONE, ChainError, ChainUnavailable, ContractRevert
 from rlswarm_core.chain.reader import CoordinatorReader
-from rlswarm_core.paths import app_paths
+from rlswarm_core.system.paths import app_paths
 
 log = logging.getLogger(__name__)
 

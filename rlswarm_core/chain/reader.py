@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from rlswarm_core.chain.abi import coordinator_abi
 from rlswarm_core.chain.errors import ChainError, ChainUnavailable, WrongChain, revert_from_exception
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.redact import redact
+from rlswarm_core.secrets.redact import redact
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 10.0

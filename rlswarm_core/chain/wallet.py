@@ -23,7 +23,7 @@ from rlswarm_core.chain.errors import (
     revert_from_exception,
 )
 from rlswarm_core.chain.reader import CoordinatorReader, checksum, is_transport_error, short
-from rlswarm_core.redact import redact, register_secret
+from rlswarm_core.secrets.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
 

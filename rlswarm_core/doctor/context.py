@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.paths import AppPaths, app_paths
-from rlswarm_core.settings import NodeSettings
+from rlswarm_core.settings.model import NodeSettings
+from rlswarm_core.system.paths import AppPaths, app_paths
 
 RPC_URL_ENV = "RLSWARM_RPC_URL"
 # The config.yaml key that names the chain's JSON-RPC endpoint.
@@ -36,7 +36,7 @@ class DoctorContext:
 
 def _raw_config(paths: AppPaths) -> dict[str, Any]:
     """config.yaml as written, including keys the settings model does not know."""
-    from rlswarm_core.settings import load_yaml_mapping
+    from rlswarm_core.settings.model import load_yaml_mapping
 
     try:
         return load_yaml_mapping(paths.config_file, "config file")
@@ -63,7 +63,7 @@ def build_context(
     rpc_url: str | None = None,
 ) -> DoctorContext:
     """Resolve the node's settings; a broken config is recorded (and reported) instead of raised."""
-    from rlswarm_core.config import resolve_node_settings
+    from rlswarm_core.settings.resolve import resolve_node_settings
 
     env = dict(os.environ if environ is None else environ)
     paths = paths or app_paths(env)

@@ -12,7 +12,7 @@ from rlswarm_core.doctor.result import ERROR, OK, WARNING, CheckResult
 
 def _inspect(path: Path) -> dict[str, Any]:
     from rlswarm_core.errors import IdentityError
-    from rlswarm_core.identity import load_identity
+    from rlswarm_core.identity.keys import load_identity
 
     mode = stat.S_IMODE(path.stat().st_mode)
     row: dict[str, Any] = {"path": str(path), "mode": f"{mode:04o}", "problems": []}

@@ -9,7 +9,7 @@ from typing import Any
 from rlswarm_core.doctor import identities, network, p2pd, secrets_checks, system
 from rlswarm_core.doctor.context import DoctorContext
 from rlswarm_core.doctor.result import ERROR, WARNING, CheckResult, rank
-from rlswarm_core.redact import redact
+from rlswarm_core.secrets.redact import redact
 
 Check = Callable[[DoctorContext], CheckResult]
 

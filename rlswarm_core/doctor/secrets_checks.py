@@ -10,7 +10,7 @@ from rlswarm_core.errors import RlswarmError
 
 
 def check_keyring(ctx: DoctorContext) -> CheckResult:
-    from rlswarm_core.secrets import SecretStore, select_backend
+    from rlswarm_core.secrets.store import SecretStore, select_backend
 
     ring, reason = select_backend(ctx.environ)
     if ring is not None:
@@ -46,11 +46,11 @@ def check_keyring(ctx: DoctorContext) -> CheckResult:
 
 
 def check_hf_token(ctx: DoctorContext) -> CheckResult:
-    from rlswarm_core.hub_auth import TOKENS_PAGE, HubAuthError, check_token, hub_endpoint
+    from rlswarm_core.hub.auth import TOKENS_PAGE, HubAuthError, check_token, hub_endpoint
 
     name = "hf-token"
     try:
-        from rlswarm_core.secrets import SecretStore
+        from rlswarm_core.secrets.store import SecretStore
 
         secret = SecretStore(paths=ctx.paths, environ=ctx.environ).get("hf_token")
     except RlswarmError as exc:

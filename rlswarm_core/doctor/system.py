@@ -146,7 +146,8 @@ def check_config(ctx: DoctorContext) -> CheckResult:
 
 
 def check_accelerator(ctx: DoctorContext) -> CheckResult:
-    from rlswarm_core import hardware, profiles
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
 
     hw = hardware.detect()
     recommended = hardware.recommend(profiles.list_profiles(ctx.paths.config / "profiles"), hw)

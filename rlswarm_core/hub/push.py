@@ -19,8 +19,8 @@ from rlswarm_core.hub.model_card import CardInfo, base_model_license, render_mod
 from rlswarm_core.hub.repo_ids import resolve_repo_id
 from rlswarm_core.hub.selection import InstanceCheckpoints
 from rlswarm_core.hub.upload import CARD_FILE, UploadPlan, build_upload_plan
-from rlswarm_core.names import animal_name
-from rlswarm_core.redact import redact, register_secret
+from rlswarm_core.identity.names import animal_name
+from rlswarm_core.secrets.redact import redact, register_secret
 from rlswarm_core.training.checkpoints import Checkpoint
 
 T = TypeVar("T")
@@ -89,8 +89,8 @@ class PushResult:
 
 def hub_access(endpoint: str | None = None, token: str | None = None) -> HubAccess:
     """The stored token, checked for write scope; raises before anything is uploaded."""
-    from rlswarm_core.hub_auth import TOKENS_PAGE, check_token, hub_endpoint
-    from rlswarm_core.secrets import SecretStore
+    from rlswarm_core.hub.auth import TOKENS_PAGE, check_token, hub_endpoint
+    from rlswarm_core.secrets.store import SecretStore
 
     url = hub_endpoint(endpoint)
     if token is None:
@@ -138,7 +138,7 @@ def hardware_description(profile: str) -> str:
     if not profile:
         return ""
     from rlswarm_core.errors import ConfigError
-    from rlswarm_core.profiles import get_profile
+    from rlswarm_core.settings.profiles import get_profile
 
     try:
         return f"{profile} ({' '.join(get_profile(profile).description.split())})"
@@ -381,10 +381,10 @@ def push_plan(
 
 def node_settings_for(instance: str, profile: str) -> dict[str, Any] | None:
     """The instance's current node settings (for the model card), or None when they cannot be resolved."""
-    from rlswarm_core.config import resolve_node_settings
     from rlswarm_core.errors import RlswarmError
-    from rlswarm_core.paths import app_paths
-    from rlswarm_core.settings import load_yaml_mapping
+    from rlswarm_core.settings.model import load_yaml_mapping
+    from rlswarm_core.settings.resolve import resolve_node_settings
+    from rlswarm_core.system.paths import app_paths
 
     try:
         values = load_yaml_mapping(app_paths().instances / instance / "settings.yaml", "instance settings")

@@ -6,7 +6,7 @@ import re
 from pathlib import PurePath
 
 from rlswarm_core.hub.errors import HubPushError
-from rlswarm_core.names import animal_slug
+from rlswarm_core.identity.names import animal_slug
 
 MAX_NAME = 96
 _PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlswarm_core.hub.errors import HubPushError
-from rlswarm_core.identity import load_identity
-from rlswarm_core.paths import AppPaths, app_paths
+from rlswarm_core.identity.keys import load_identity
+from rlswarm_core.system.paths import AppPaths, app_paths
 from rlswarm_core.training.checkpoints import Checkpoint, CheckpointStore, best_key
 
 IDENTITY_SUFFIX = ".pem"

@@ -21,8 +21,8 @@ from rlswarm_core.hub.errors import HubPushError
 from rlswarm_core.hub.events import PushDone, PushFailed, PushStarted
 from rlswarm_core.hub.push import HubAccess, RetryPolicy, prepare_upload, push_plan, target_repo_id
 from rlswarm_core.hub.selection import InstanceCheckpoints, select_checkpoint
-from rlswarm_core.node_events import CheckpointSaved
-from rlswarm_core.redact import redact
+from rlswarm_core.node.events import CheckpointSaved
+from rlswarm_core.secrets.redact import redact
 from rlswarm_core.swarm.events import Event
 
 Emit = Callable[[Event], None]

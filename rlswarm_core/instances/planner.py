@@ -1,7 +1,7 @@
 """How many instances fit this machine, the ports they get, and each one's thread and memory budget.
 
 The arithmetic is kept apart from detection so that it can be checked for any machine: ``plan()`` takes a
-:class:`~rlswarm_core.hardware.Hardware` and the profile's settings.
+:class:`~rlswarm_core.system.hardware.Hardware` and the profile's settings.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.hardware import Hardware
-from rlswarm_core.settings import DEFAULT_DHT_PORT
+from rlswarm_core.settings.model import DEFAULT_DHT_PORT
+from rlswarm_core.system.hardware import Hardware
 
 # what a node needs beyond its model budget: the DHT daemon, the interpreter and libraries
 OVERHEAD_GB = 0.75

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import ConfigError, RlswarmError
-from rlswarm_core.paths import app_paths
+from rlswarm_core.system.paths import app_paths
 
 INSTANCE_FILE = "instance.yaml"
 SETTINGS_FILE = "settings.yaml"
@@ -86,7 +86,7 @@ def save(record: InstanceRecord) -> None:
 
 
 def load(name: str) -> InstanceRecord:
-    from rlswarm_core.settings import load_yaml_mapping
+    from rlswarm_core.settings.model import load_yaml_mapping
 
     folder = instance_dir(name)
     meta = load_yaml_mapping(folder / INSTANCE_FILE, "instance file")
@@ -148,7 +148,7 @@ def create(
     coordinator: InstanceRecord | None = None,
 ) -> InstanceRecord:
     """Write a new instance and its identity; a follower bootstraps from ``coordinator`` on loopback."""
-    from rlswarm_core.identity import create_identity, load_identity
+    from rlswarm_core.identity.keys import create_identity, load_identity
 
     check_name(name)
     if (instance_dir(name) / INSTANCE_FILE).exists():

@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 from rlswarm_core.errors import RlswarmError
 from rlswarm_core.instances.registry import load
-from rlswarm_core.paths import HOME_ENV, app_paths
+from rlswarm_core.system.paths import HOME_ENV, app_paths
 
 LAUNCHD_LABEL = "org.rlswarm.instance.{name}"
 

@@ -27,8 +27,8 @@ from typing import IO, Any
 from rlswarm_core.instances import state as st
 from rlswarm_core.instances.logfile import RotatingLog
 from rlswarm_core.instances.registry import InstanceError, InstanceRecord, load
-from rlswarm_core.paths import app_paths
-from rlswarm_core.processes import terminate_then_kill
+from rlswarm_core.system.paths import app_paths
+from rlswarm_core.system.processes import terminate_then_kill
 
 EXIT_LOCKED = 3
 _PR_SET_CHILD_SUBREAPER = 36
@@ -279,7 +279,7 @@ def wait_joined(name: str, since: float, timeout_s: float = 90.0) -> bool:
     Followers bootstrap from the coordinator instance: starting them after it has joined saves each
     a failed first attempt and a restart.
     """
-    from rlswarm_core.journal import read_journal
+    from rlswarm_core.node.journal import read_journal
 
     record = load(name)
     deadline = time.monotonic() + timeout_s

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import IdentityError
-from rlswarm_core.identity import load_identity, parse_identity_bytes
-from rlswarm_core.processes import terminate_then_kill
+from rlswarm_core.identity.keys import load_identity, parse_identity_bytes
 from rlswarm_core.swarm.errors import BootstrapError, SwarmError
 from rlswarm_core.swarm.events import EventBus, Joined, Left, SwarmErrorEvent
 from rlswarm_core.swarm.records import DEFAULT_EXPIRATION_S, DEFAULT_MAX_VALUE_BYTES, validators
+from rlswarm_core.system.processes import terminate_then_kill
 
 DEFAULT_DHT_PORT = 38331
 _GO_TIMESTAMP = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? ")

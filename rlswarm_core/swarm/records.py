@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from rlswarm_core.identity import KEY_TYPE_RSA, base58, encode_key_message
+from rlswarm_core.identity.keys import KEY_TYPE_RSA, base58, encode_key_message
 from rlswarm_core.swarm import keys
 
 DEFAULT_EXPIRATION_S = 4 * 3600.0

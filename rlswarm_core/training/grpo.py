@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlswarm_core.settings import NodeSettings
+from rlswarm_core.settings.model import NodeSettings
 from rlswarm_core.training.prompt_fit import fit_prompt
 
 _log = logging.getLogger(__name__)

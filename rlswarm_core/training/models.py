@@ -80,7 +80,7 @@ def parse_model_spec(spec: object) -> ModelSpec:
 
 
 def models_cache_dir() -> Path:
-    from rlswarm_core.paths import app_paths
+    from rlswarm_core.system.paths import app_paths
 
     return app_paths().data / "models"
 

@@ -9,7 +9,7 @@ import pytest
 from rlswarm_core.chain.devnet import STAGE_MANAGER_INDEX, DevnetInfo, dev_key
 from rlswarm_core.chain.reader import CoordinatorReader
 from rlswarm_core.chain.wallet import WalletClient
-from rlswarm_core.redact import register_secret
+from rlswarm_core.secrets.redact import register_secret
 from tests.chain.helpers import fund
 from tests.fixtures_chain import devnet  # noqa: F401  (the session devnet, shared with other suites)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from rlswarm_cli.panel import render_panel
-from rlswarm_core.node_events import ChainSubmitted, CheckpointSaved, NodeStarted, RoundFinished, StepDone
-from rlswarm_core.node_view import NodeView, sparkline
+from rlswarm_core.node.events import ChainSubmitted, CheckpointSaved, NodeStarted, RoundFinished, StepDone
+from rlswarm_core.node.view import NodeView, sparkline
 from rlswarm_core.swarm.events import LeaderboardChanged, PeerCountChanged, StageStarted
 
 ME = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
@@ -61,7 +61,7 @@ def test_panel_snapshot() -> None:
 
 
 def test_view_replays_journal_dicts_like_live_events() -> None:
-    from rlswarm_core.journal import event_to_dict
+    from rlswarm_core.node.journal import event_to_dict
 
     live, replayed = NodeView(), NodeView()
     for event in _events():

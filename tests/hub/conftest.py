@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rlswarm_core.identity import create_identity
-from rlswarm_core.paths import app_paths
+from rlswarm_core.identity.keys import create_identity
+from rlswarm_core.system.paths import app_paths
 from rlswarm_core.training.checkpoints import Checkpoint, CheckpointRecord, CheckpointStore
 from tests.hub.fake_hub import fake_hub, fake_hub_server  # noqa: F401  (fixtures)
 
@@ -36,7 +36,7 @@ InstanceMaker = Callable[[str], CheckpointStore]
 @pytest.fixture
 def make_instance(identity_pool: list[Path]) -> InstanceMaker:
     """An instance identity under RLSWARM_HOME and its (empty) checkpoint store."""
-    from rlswarm_core.identity import load_identity
+    from rlswarm_core.identity.keys import load_identity
 
     used: list[str] = []
 

@@ -17,7 +17,7 @@ from rlswarm_core.hub.push import (
     target_repo_id,
 )
 from rlswarm_core.hub.selection import instance_checkpoints, select_checkpoint
-from rlswarm_core.names import animal_name, animal_slug
+from rlswarm_core.identity.names import animal_name, animal_slug
 from tests.hub.conftest import InstanceMaker, save_round
 from tests.hub.fake_hub import OTHER_WRITE_TOKEN, READ_TOKEN, WRITE_TOKEN, FakeHub
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from rlswarm_cli.app import RootGroup
 from rlswarm_cli.commands.push_hub_cmd import push_hub
 from rlswarm_cli.output import Output
-from rlswarm_core.names import animal_slug
+from rlswarm_core.identity.names import animal_slug
 from tests.hub.conftest import InstanceMaker, save_round
 from tests.hub.fake_hub import READ_TOKEN, WRITE_TOKEN, FakeHub
 

@@ -12,7 +12,7 @@ from rlswarm_core.hub.events import PushDone, PushFailed, PushStarted
 from rlswarm_core.hub.push import RetryPolicy, hub_access
 from rlswarm_core.hub.selection import instance_checkpoints
 from rlswarm_core.hub.worker import AutoPushConfig, PushWorker
-from rlswarm_core.node_events import CheckpointSaved
+from rlswarm_core.node.events import CheckpointSaved
 from rlswarm_core.swarm.events import EventBus, drain
 from tests.hub.conftest import InstanceMaker, save_round
 from tests.hub.fake_hub import WRITE_TOKEN, FakeHub

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rlswarm_core import hardware
 from rlswarm_core.instances import planner
-from rlswarm_core.paths import app_paths
+from rlswarm_core.system import hardware
+from rlswarm_core.system.paths import app_paths
 from tests.helpers import REPO
 from tests.instances.cli import free_port_block, invoke
 

@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
-from rlswarm_core.hardware import Gpu, Hardware
-from rlswarm_core.identity import load_identity
+from rlswarm_core.identity.keys import load_identity
 from rlswarm_core.instances import planner, registry
-from rlswarm_core.paths import app_paths
-from rlswarm_core.settings import load_yaml_mapping
+from rlswarm_core.settings.model import load_yaml_mapping
+from rlswarm_core.system.hardware import Gpu, Hardware
+from rlswarm_core.system.paths import app_paths
 from tests.instances.cli import free_port_block
 
 TINY = {"memory_budget_gb": 1, "threads": 1}
@@ -92,7 +92,7 @@ def test_a_follower_record_points_at_the_coordinator_it_can_compute_offline() ->
 
 
 def test_the_settings_layer_is_what_join_resolves() -> None:
-    from rlswarm_core.config import resolve_node_settings
+    from rlswarm_core.settings.resolve import resolve_node_settings
 
     base = free_port_block(1)
     registry.create(

@@ -19,8 +19,8 @@ import pytest
 
 from rlswarm_core.instances import supervisor
 from rlswarm_core.instances.state import liveness
-from rlswarm_core.journal import read_journal
-from rlswarm_core.paths import app_paths
+from rlswarm_core.node.journal import read_journal
+from rlswarm_core.system.paths import app_paths
 from tests.helpers import REPO
 from tests.instances.cli import free_port_block, invoke
 

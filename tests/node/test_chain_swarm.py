@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from rlswarm_core.chain.devnet import STAGE_MANAGER_INDEX, Devnet, DevnetInfo, dev_key
-from rlswarm_core.identity import create_identity
+from rlswarm_core.identity.keys import create_identity
 from tests.node.procs import NodeProcess, loopback_maddr
 
 pytestmark = pytest.mark.slow

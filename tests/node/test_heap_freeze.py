@@ -11,7 +11,7 @@ def test_startup_heap_is_frozen_once_and_later_garbage_is_still_collected() -> N
     code = textwrap.dedent(
         """
         import gc, weakref
-        from rlswarm_core.node import freeze_startup_heap
+        from rlswarm_core.node.engine import freeze_startup_heap
 
         freeze_startup_heap()
         frozen = gc.get_freeze_count()

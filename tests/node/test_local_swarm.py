@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from rlswarm_core.identity import create_identity
+from rlswarm_core.identity.keys import create_identity
 from tests.node.procs import NodeProcess, loopback_maddr
 
 pytestmark = pytest.mark.slow

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlswarm_core.identity import create_identity
-from rlswarm_core.journal import EventJournal
-from rlswarm_core.node_events import (
+from rlswarm_core.identity.keys import create_identity
+from rlswarm_core.node.events import (
     ChainSubmitted,
     NodeStarted,
     NodeStopped,
@@ -14,13 +13,14 @@ from rlswarm_core.node_events import (
     StageFinished,
     StepDone,
 )
-from rlswarm_core.paths import app_paths
+from rlswarm_core.node.journal import EventJournal
 from rlswarm_core.swarm.events import LeaderboardChanged, PeerCountChanged, RewardsPublished, StageStarted
+from rlswarm_core.system.paths import app_paths
 
 
 def peer_of(name: str) -> str:
     path = app_paths().identities / f"{name}.pem"
-    from rlswarm_core.identity import load_identity
+    from rlswarm_core.identity.keys import load_identity
 
     return (load_identity(path) if path.exists() else create_identity(path)).peer_id
 

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.metrics import serve_metrics
-from rlswarm_core.node_events import ChainSubmitted, NodeStarted, RoundFinished, StageFinished, StepDone
+from rlswarm_core.node.events import ChainSubmitted, NodeStarted, RoundFinished, StageFinished, StepDone
+from rlswarm_core.node.metrics import serve_metrics
 from rlswarm_core.swarm.events import EventBus, LeaderboardChanged, PeerCountChanged, StageStarted
 
 ME = "QmMe"

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from rlswarm_core.chain.devnet import DevnetInfo
-from rlswarm_core.identity import create_identity
+from rlswarm_core.identity.keys import create_identity
 from rlswarm_core.swarm.coordinator import DHTCoordinator, RoundStage
 from rlswarm_core.swarm.dht import DHTOptions, start_node
 from rlswarm_core.swarm.events import EventBus
@@ -88,7 +88,7 @@ def new_wallet(devnet: DevnetInfo):  # type: ignore[no-untyped-def]
 
     from rlswarm_core.chain.reader import CoordinatorReader
     from rlswarm_core.chain.wallet import WalletClient
-    from rlswarm_core.redact import register_secret
+    from rlswarm_core.secrets.redact import register_secret
     from tests.chain.helpers import fund
 
     reader = CoordinatorReader(devnet.rpc_url, devnet.contract, devnet.chain_id)

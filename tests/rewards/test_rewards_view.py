@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rlswarm_core import rewards_view
 from rlswarm_core.errors import RlswarmError
+from rlswarm_core.rewards import view as rewards_view
 from tests.rewards.journals import write_journal
 
 

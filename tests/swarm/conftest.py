@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 import pytest
 
-from rlswarm_core.identity import Identity, create_identity
+from rlswarm_core.identity.keys import Identity, create_identity
 from rlswarm_core.swarm.dht import DHTOptions, SwarmNode, start_node
 from rlswarm_core.swarm.events import EventBus
 

@@ -134,7 +134,7 @@ def test_a_client_mode_node_publishes_and_reads(swarm: Swarm, node_factory) -> N
 
 
 def test_options_come_from_node_settings(tmp_path: Path) -> None:
-    from rlswarm_core.settings import NodeSettings
+    from rlswarm_core.settings.model import NodeSettings
 
     settings = NodeSettings(
         initial_peers=["/ip4/10.0.0.1/tcp/38331/p2p/QmPeer"], announce_maddrs=["/ip4/1.2.3.4/tcp/38332"]

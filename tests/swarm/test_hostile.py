@@ -16,7 +16,7 @@ from hivemind.dht.protocol import DHTProtocol
 from hivemind.dht.routing import DHTID
 from hivemind.utils import get_dht_time
 
-from rlswarm_core.identity import Identity
+from rlswarm_core.identity.keys import Identity
 from rlswarm_core.swarm import keys
 from rlswarm_core.swarm.coordinator import DHTCoordinator, RoundStage
 from rlswarm_core.swarm.dht import DHTOptions, SwarmNode, harden_pipe, identity_signing_key

@@ -11,7 +11,7 @@ from hivemind.dht.protocol import DHTProtocol
 from hivemind.dht.routing import DHTID
 from hivemind.dht.validation import CompositeValidator, DHTRecord
 
-from rlswarm_core.identity import create_identity
+from rlswarm_core.identity.keys import create_identity
 from rlswarm_core.swarm import keys
 from rlswarm_core.swarm.dht import identity_signing_key
 from rlswarm_core.swarm.records import (

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rlswarm_core.profiles import get_profile
-from rlswarm_core.settings import resolve
+from rlswarm_core.settings.model import resolve
+from rlswarm_core.settings.profiles import get_profile
 from rlswarm_core.training.grpo import GrpoStageRunner, training_precision
 from rlswarm_core.training.models import load_model
 

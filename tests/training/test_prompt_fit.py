@@ -65,8 +65,8 @@ def test_a_limit_below_the_template_itself_still_gives_a_prompt(tokenizer, caplo
 
 
 def test_the_trainer_only_sees_prompts_within_max_prompt_length(models_cache: Path, tmp_path: Path) -> None:
-    from rlswarm_core.profiles import get_profile
-    from rlswarm_core.settings import resolve
+    from rlswarm_core.settings.model import resolve
+    from rlswarm_core.settings.profiles import get_profile
     from rlswarm_core.training.grpo import GrpoStageRunner
 
     loaded = load_model("builtin:tiny-qwen2", device="cpu", dtype="float32", cache_dir=models_cache)

@@ -87,7 +87,7 @@ class Gsm8kTask(TaskFamily):
             raise TaskDataError(f"GSM8K data file {path} does not exist", "check the path")
         import datasets
 
-        from rlswarm_core.paths import app_paths
+        from rlswarm_core.system.paths import app_paths
 
         # Progress bars would print from a library; the Arrow cache stays under rlswarm's own data folder.
         datasets.disable_progress_bars()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlswarm_core.errors import IdentityError
-from rlswarm_core.names import animal_name
+from rlswarm_core.identity.names import animal_name
 
 KEY_TYPE_RSA = 0
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"

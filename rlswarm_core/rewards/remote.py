@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.names import animal_name
-from rlswarm_core.rewards_view import HISTORY, Rewards, StageReward
+from rlswarm_core.identity.names import animal_name
+from rlswarm_core.rewards.view import HISTORY, Rewards, StageReward
 
 DHT_ROUNDS = 8
 
@@ -36,7 +36,7 @@ def dht_rewards(
     peers: list[str], initial_peers: list[str], *, rounds: int = DHT_ROUNDS, timeout: float = 5.0
 ) -> list[Rewards]:
     """Each peer's published stage rewards for the last ``rounds`` rounds, via a client-mode DHT node."""
-    from rlswarm_core.identity import create_identity
+    from rlswarm_core.identity.keys import create_identity
     from rlswarm_core.swarm import keys
     from rlswarm_core.swarm.dht import DHTOptions, start_node
     from rlswarm_core.swarm.events import EventBus

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rlswarm_core.identity import load_identity
-from rlswarm_core.node_events import (
+from rlswarm_core.identity.keys import load_identity
+from rlswarm_core.node.events import (
     ChainSubmitted,
     CheckpointFailed,
     CheckpointSaved,
@@ -28,9 +28,9 @@ from rlswarm_core.node_events import (
     StageFinished,
     StepDone,
 )
-from rlswarm_core.paths import AppPaths, app_paths
-from rlswarm_core.settings import NodeSettings
+from rlswarm_core.settings.model import NodeSettings
 from rlswarm_core.swarm.events import EventBus, SwarmErrorEvent
+from rlswarm_core.system.paths import AppPaths, app_paths
 
 _log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.redact import register_secret
+from rlswarm_core.secrets.redact import register_secret
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKENS_PAGE = "https://huggingface.co/settings/tokens"

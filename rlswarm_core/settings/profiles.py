@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.resources import data_dir
-from rlswarm_core.settings import FIELDS, NodeSettings, load_yaml_mapping
+from rlswarm_core.settings.model import FIELDS, NodeSettings, load_yaml_mapping
+from rlswarm_core.system.resources import data_dir
 
 
 class ProfileMatch(BaseModel):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.paths import app_paths
+from rlswarm_core.system.paths import app_paths
 
 SPARK = "▁▂▃▄▅▆▇█"
 HISTORY = 24

@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rlswarm_core.profiles import Profile
+from rlswarm_core.settings.profiles import Profile
 
 GIB = 1024**3
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rlswarm_core.errors import SecretStoreError
-from rlswarm_core.paths import AppPaths, app_paths
-from rlswarm_core.redact import redact, register_secret
+from rlswarm_core.secrets.redact import redact, register_secret
+from rlswarm_core.system.paths import AppPaths, app_paths
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -148,7 +148,7 @@ class SecretStore:
         return self.paths.insecure_secrets_file
 
     def insecure_opted_in(self) -> bool:
-        from rlswarm_core.config import load_user_config
+        from rlswarm_core.settings.resolve import load_user_config
 
         return bool(load_user_config(self.paths).get("insecure_storage"))
 
@@ -203,7 +203,7 @@ class SecretStore:
         if not (insecure_storage or self.insecure_opted_in()):
             raise SecretStoreError(self.no_backend_message(key))
         if insecure_storage and not self.insecure_opted_in():
-            from rlswarm_core.config import update_user_config
+            from rlswarm_core.settings.resolve import update_user_config
 
             update_user_config(self.paths, insecure_storage=True)
         data = self._read_file()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rlswarm_core.redact import redact
+from rlswarm_core.secrets.redact import redact
 from rlswarm_core.swarm.events import Event
 
 JOURNAL_NAME = "events.jsonl"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.paths import AppPaths, app_paths
-from rlswarm_core.settings import ENV_PREFIX, FIELDS, ResolvedSettings, load_yaml_mapping, resolve
+from rlswarm_core.settings.model import ENV_PREFIX, FIELDS, ResolvedSettings, load_yaml_mapping, resolve
+from rlswarm_core.system.paths import AppPaths, app_paths
 
 # Keys in config.yaml that are not node settings.
 ACCOUNT_KEYS = ("proxy_url", "hf_user", "insecure_storage", "wallet_address", "rpc_url")
@@ -76,7 +76,8 @@ def resolve_node_settings(
     detect_hardware: bool = True,
 ) -> ResolvedSettings:
     """Pick the profile (flag > env > instance > config > hardware recommendation) and merge all layers."""
-    from rlswarm_core import hardware, profiles
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
 
     env = os.environ if environ is None else environ
     paths = paths or app_paths(dict(env))

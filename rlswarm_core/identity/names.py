@@ -10,7 +10,7 @@ from importlib import resources
 
 @lru_cache(maxsize=1)
 def _words() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    raw = resources.files("rlswarm_core").joinpath("animal_words.json").read_text(encoding="utf-8")
+    raw = resources.files("rlswarm_core.identity").joinpath("animal_words.json").read_text(encoding="utf-8")
     data = json.loads(raw)
     return tuple(data["adjectives"]), tuple(data["animals"])
 

@@ -85,8 +85,8 @@ def connect_chain(
     from rlswarm_core.chain.networks import resolve_network
     from rlswarm_core.chain.queue import RetryWorker, SubmissionQueue, default_queue_dir
     from rlswarm_core.chain.reader import CoordinatorReader
-    from rlswarm_core.config import load_user_config
-    from rlswarm_core.secrets import SecretStore
+    from rlswarm_core.secrets.store import SecretStore
+    from rlswarm_core.settings.resolve import load_user_config
 
     network = resolve_network(settings.network, rpc_url=rpc_url, contract=contract).require_chain()
     reader = CoordinatorReader(network.rpc_url, network.contract, network.chain_id)

@@ -1,0 +1,1 @@
+"""Reading rewards: from a node's own journal, from the DHT or from the chain."""
