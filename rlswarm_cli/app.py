@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -51,9 +51,6 @@ def _output_from(ctx: Any) -> Output:
     root = ctx.find_root() if ctx is not None else None
     obj = getattr(root, "obj", None)
     return obj if isinstance(obj, Output) else Output()
-
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
 
 
 def output(ctx: typer.Context, json_flag: bool = False) -> Output:
