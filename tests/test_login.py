@@ -248,6 +248,9 @@ def test_login_hf_without_backend(
     line = result.stderr.strip()
     assert "\n" not in line
     assert "Secret Service" in line and "RLSWARM_HF_TOKEN" in line and "--insecure-storage" in line
+    # one short line: what is wrong, then the three ways out
+    assert len(line) <= 200, line
+    assert line.startswith("error: cannot store the Hugging Face token: no secure keyring is running (")
 
     result = cli("login", "hf", "--endpoint", closed_port_url, "--insecure-storage", input=WRITE_TOKEN + "\n")
     assert result.exit_code == 0, result.output
