@@ -21,6 +21,11 @@ from tests.helpers import REPO, Cli, heavy_imports_of, run_rlswarm
         ["profiles", "list"],
         ["doctor", "--offline", "--json"],
         ["identity", "--help"],
+        ["--json", "--version"],
+        ["instances", "list"],
+        ["config", "show"],
+        ["logout", "--json"],
+        ["completion", "bash"],
     ],
     ids=lambda a: " ".join(a),
 )
