@@ -37,14 +37,12 @@ def doctor(
 
 
 def _view(out: Output, data: dict[str, Any]) -> Any:
-    from rich.text import Text
-
     from rlswarm_cli.output import Col
 
     rows = []
     for row in data["checks"]:
         symbol, style = _SYMBOLS[row["status"]]
-        rows.append([Text(symbol, style=style), row["name"], row["summary"], row["fix"]])
+        rows.append([out.text(symbol, style=style), row["name"], row["summary"], row["fix"]])
     table = out.table(["", "check", Col("summary", wrap=True), Col("fix", wrap=True)], rows)
     if data["errors"] or data["warnings"]:
         verdict = f"{data['errors']} error(s), {data['warnings']} warning(s)"
