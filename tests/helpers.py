@@ -80,3 +80,19 @@ def follows(pid: int, path: Path) -> bool:
         return any(Path(f.path) == path and f.position >= size for f in psutil.Process(pid).open_files())
     except (psutil.Error, OSError):
         return False
+
+
+def command_leaves() -> list[tuple[tuple[str, ...], set[str]]]:
+    """Every runnable command of the real root app: (its path, e.g. ("config", "set"), its option flags)."""
+    import typer
+
+    from rlswarm_cli.completion_gen import build_tree
+    from rlswarm_cli.main import app
+
+    stack, leaves = [build_tree(typer.main.get_command(app))], []
+    while stack:
+        node = stack.pop()
+        stack.extend(node.subcommands.values())
+        if node.path and not node.subcommands:
+            leaves.append((node.path, {flag for flag, _ in node.options}))
+    return leaves

@@ -10,7 +10,7 @@ import pytest
 
 from rlswarm_cli.completion_gen import SHELLS, render, script_path
 from rlswarm_core import __version__
-from tests.helpers import REPO, Cli, heavy_imports_of, run_rlswarm
+from tests.helpers import REPO, Cli, command_leaves, heavy_imports_of, run_rlswarm
 
 
 @pytest.mark.parametrize(
@@ -94,23 +94,8 @@ def test_bash_completion_completes_commands_and_options() -> None:
     assert set(_bash_complete(["rlswarm", "completion", ""])) >= {"bash", "zsh", "fish"}
 
 
-def _leaves() -> list[tuple[str, ...]]:
-    import typer
-
-    from rlswarm_cli.completion_gen import build_tree
-    from rlswarm_cli.main import app
-
-    stack, leaves = [build_tree(typer.main.get_command(app))], []
-    while stack:
-        node = stack.pop()
-        stack.extend(node.subcommands.values())
-        if node.path and not node.subcommands:
-            leaves.append((node.path, {flag for flag, _ in node.options}))
-    return leaves
-
-
 def test_every_command_has_json() -> None:
-    missing = [" ".join(path) for path, flags in _leaves() if "--json" not in flags]
+    missing = [" ".join(path) for path, flags in command_leaves() if "--json" not in flags]
     assert not missing, f"commands without --json: {missing}"
 
 

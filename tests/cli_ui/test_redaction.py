@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from rlswarm_core.instances.logfile import RotatingLog
-from tests.helpers import Cli
+from tests.helpers import Cli, command_leaves
 from tests.rewards.journals import write_journal
 
 SECRET = "hfPlantedSecret0123456789xyz"
@@ -162,11 +162,9 @@ def _invocations(env: dict[str, Any]) -> list[tuple[tuple[str, ...], list[str], 
 
 
 def test_no_command_prints_a_planted_secret(planted: dict[str, Any], cli: Cli) -> None:
-    from tests.test_cli_basics import _leaves
-
     invocations = _invocations(planted)
     covered = {path for path, _, _ in invocations}
-    assert covered | NOT_COVERED_HERE == {path for path, _ in _leaves()}, "a command is missing here"
+    assert covered | NOT_COVERED_HERE == {path for path, _ in command_leaves()}, "a command is missing here"
     masked = 0
     for _, args, stdin in invocations:
         for mode in ([], ["--json"]):

@@ -40,6 +40,7 @@ def test_human_table_and_stale_warning(cli: Cli) -> None:
     assert done.exit_code == 0
     assert "quiet" in done.stdout and "total" in done.stdout and "▁" in done.stdout
     assert "warning: quiet is running but has not earned or submitted since round 0" in done.stderr
+    assert "warning:" not in done.stdout  # printed once, on stderr
     assert "busy is running" not in done.stderr  # it kept submitting its votes
     assert "quiet is running" not in cli("rewards", "--stale-rounds", "9").stderr
 
