@@ -19,37 +19,21 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# ``rewards`` from the installed root command when it is registered there, else from a root app built
-# the same way, so the figure covers the same code either way
-RUN_REWARDS = """
-import sys
-import typer
-from rlswarm_cli import main as root
-if any(getattr(c, "name", None) == "rewards" for c in root.app.registered_commands):
-    root.app(["rewards", "--json"], prog_name="rlswarm")
-else:
-    from rlswarm_cli.app import RootGroup
-    from rlswarm_cli.commands.rewards_cmd import rewards
-    app = typer.Typer(cls=RootGroup, add_completion=False)
-    app.callback()(root.main)
-    app.command("rewards")(rewards)
-    app(["rewards", "--json"], prog_name="rlswarm")
-"""
 
 
 def write_journals(home: Path, instances: int, rounds: int, steps: int = 20) -> int:
     os.environ["RLSWARM_HOME"] = str(home)
     from rlswarm_core.identity.keys import create_identity
     from rlswarm_core.node.events import NodeStarted, RoundFinished, StageFinished, StepDone
-    from rlswarm_core.node.journal import EventJournal
+    from rlswarm_core.node.journal import JOURNAL_NAME, EventJournal
     from rlswarm_core.swarm.events import LeaderboardChanged, PeerCountChanged, RewardsPublished, StageStarted
     from rlswarm_core.system.paths import app_paths
 
     lines = 0
     for index in range(instances):
         name = f"node-{index + 1}"
-        peer = create_identity(app_paths().identities / f"{name}.pem").peer_id
-        journal = EventJournal(app_paths().instances / name / "events.jsonl")
+        peer = create_identity(app_paths().identity_file(name)).peer_id
+        journal = EventJournal(app_paths().instances / name / JOURNAL_NAME)
         journal(NodeStarted(peer_id=peer, animal_name="x", model="m", profile="local-tiny", device="cpu",
                             dtype="float32", role="follower"))  # fmt: skip
         for r in range(rounds):
@@ -80,7 +64,7 @@ def main() -> None:
         home = Path(tmp)
         lines = write_journals(home, 3, args.rounds)
         env = {**os.environ, "RLSWARM_HOME": str(home), "NO_COLOR": "1"}
-        cmd = [sys.executable, "-c", RUN_REWARDS]
+        cmd = [sys.executable, "-m", "rlswarm_cli.main", "rewards", "--json"]
         first = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=True)
         nodes = json.loads(first.stdout)["nodes"]
         assert len(nodes) == 3 and all(len(n["stages"]) == 3 * args.rounds for n in nodes)

@@ -47,12 +47,12 @@ _rlswarm() {
   done
   case "$path" in
     "") words="completion config devnet doctor identity instances join login logout profiles push-hub rewards --json --debug --quiet -q --no-color --version --help" ;;
-    "completion") words="bash zsh fish --help" ;;
+    "completion") words="bash zsh fish --json --help" ;;
     "config") words="paths set show unset --help" ;;
     "config paths") words="--json --help" ;;
-    "config set") words="--help" ;;
+    "config set") words="--json --help" ;;
     "config show") words="--profile -p --json --help" ;;
-    "config unset") words="--help" ;;
+    "config unset") words="--json --help" ;;
     "devnet") words="proxy up --help" ;;
     "devnet proxy") words="--port --org-id --rpc-url --contract --json --help" ;;
     "devnet up") words="--port --chain-id --json --help" ;;
@@ -66,7 +66,7 @@ _rlswarm() {
     "instances") words="add list logs plan remove restart start stop --help" ;;
     "instances add") words="--profile -p --count -n --gpu --port --host --name --force --json --help" ;;
     "instances list") words="--json --help" ;;
-    "instances logs") words="--follow -f --lines -n --help" ;;
+    "instances logs") words="--follow -f --lines -n --json --help" ;;
     "instances plan") words="--profile -p --count -n --json --help" ;;
     "instances remove") words="--delete-identity --json --help" ;;
     "instances restart") words="--timeout --json --help" ;;
@@ -83,7 +83,7 @@ _rlswarm() {
     "profiles list") words="--json --help" ;;
     "profiles recommend") words="--json --help" ;;
     "profiles show") words="--memory-gb --json --help" ;;
-    "push-hub") words="--repo-id --org --private --best-only --all-instances --instance --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
+    "push-hub") words="--repo-id --org --private --best-only --all-instances --instance -i --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
     "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))

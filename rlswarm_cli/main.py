@@ -1,7 +1,7 @@
 """Entry point of the ``rlswarm`` command.
 
-Command modules import only Typer and light parts of :mod:`rlswarm_core` at module level; anything
-heavy is imported inside the function that needs it, so ``rlswarm --help`` stays fast.
+Sub-commands load lazily (see :class:`rlswarm_cli.app.RootGroup`): this module imports only Typer and
+the output layer, so ``rlswarm --help`` stays fast, and each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -11,39 +11,83 @@ from typing import Annotated
 
 import typer
 
-from rlswarm_cli.app import RootGroup
-from rlswarm_cli.commands import (
-    completion_cmd,
-    config_cmd,
-    devnet_cmd,
-    doctor_cmd,
-    identity_cmd,
-    instances_cmd,
-    join_cmd,
-    login_cmd,
-    profiles_cmd,
-    push_hub_cmd,
-    rewards_cmd,
-)
+from rlswarm_cli.app import LazyCommand, RootGroup
 from rlswarm_cli.output import Output
 from rlswarm_core import __version__
 
-app = typer.Typer(
-    name="rlswarm",
-    cls=RootGroup,
-    help="Run, watch and manage RL Swarm nodes.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+# In the order an operator meets them: run a node, run several, watch, fix, publish, then set-up.
+COMMANDS = (
+    LazyCommand(
+        "join",
+        "rlswarm_cli.commands.join_cmd:join",
+        "Run one node in the foreground: join the swarm, train round after round, publish and checkpoint.",
+    ),
+    LazyCommand(
+        "instances",
+        "rlswarm_cli.commands.instances:app",
+        "Run several nodes on this machine: add, start, watch and stop them.",
+    ),
+    LazyCommand(
+        "rewards",
+        "rlswarm_cli.commands.rewards_cmd:rewards",
+        "Show rewards for every local instance (or one, or one peer); --watch refreshes in place.",
+    ),
+    LazyCommand(
+        "doctor",
+        "rlswarm_cli.commands.doctor_cmd:doctor",
+        "Check this machine's setup; exits 1 when any check finds an error.",
+    ),
+    LazyCommand(
+        "push-hub",
+        "rlswarm_cli.commands.push_hub_cmd:push_hub",
+        "Push a checkpoint (the latest, the best, or one round) to the Hugging Face Hub with a model card.",
+    ),
+    LazyCommand("login", "rlswarm_cli.commands.login_cmd:app", "Store tokens and keys in the OS keyring."),
+    LazyCommand(
+        "logout",
+        "rlswarm_cli.commands.login_cmd:logout",
+        "Remove stored secrets (hf, wallet, proxy or all) from the keyring and the insecure file.",
+    ),
+    LazyCommand(
+        "identity", "rlswarm_cli.commands.identity_cmd:app", "Node identities: create, import, show."
+    ),
+    LazyCommand(
+        "profiles", "rlswarm_cli.commands.profiles_cmd:app", "Hardware presets: list, show and recommend."
+    ),
+    LazyCommand(
+        "config",
+        "rlswarm_cli.commands.config_cmd:app",
+        "Settings: show resolved values, set defaults, find the files.",
+    ),
+    LazyCommand(
+        "devnet",
+        "rlswarm_cli.commands.devnet_cmd:app",
+        "Run a local chain with the SwarmCoordinator contract, for development and tests.",
+    ),
+    LazyCommand(
+        "completion",
+        "rlswarm_cli.commands.completion_cmd:completion",
+        "Print a static completion script for bash, zsh or fish.",
+    ),
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"rlswarm {__version__}")
-        raise typer.Exit()
+class Root(RootGroup):
+    lazy = COMMANDS
+
+
+app = typer.Typer(
+    name="rlswarm",
+    cls=Root,
+    help="Run, watch and manage RL Swarm nodes.",
+    no_args_is_help=True,
+    invoke_without_command=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    # wrap help at the terminal's width instead of click's default 80 columns
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 200},
+)
 
 
 @app.callback()
@@ -53,30 +97,26 @@ def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Disable colour (also: NO_COLOR=1).")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
-    ] = False,
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
-    ctx.obj = Output(
+    from rlswarm_core.secrets.store import register_environment_secrets
+
+    # a secret set in the environment is masked in everything printed, even by commands that never read it
+    register_environment_secrets()
+    out = Output(
         json_mode=json_out,
         quiet=quiet,
         debug=debug or bool(os.environ.get("RLSWARM_DEBUG")),
         no_color=no_color or bool(os.environ.get("NO_COLOR")),
     )
+    ctx.obj = out
+    if version:
+        out.emit({"name": "rlswarm", "version": __version__}, f"rlswarm {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        from rlswarm_cli._click import click
 
-
-app.add_typer(login_cmd.app, name="login")
-app.command("logout")(login_cmd.logout)
-app.add_typer(profiles_cmd.app, name="profiles")
-app.add_typer(identity_cmd.app, name="identity")
-app.add_typer(config_cmd.app, name="config")
-app.command("doctor")(doctor_cmd.doctor)
-app.command("join")(join_cmd.join)
-app.add_typer(devnet_cmd.app, name="devnet")
-app.add_typer(instances_cmd.app, name="instances")
-app.command("rewards")(rewards_cmd.rewards)
-app.command("push-hub")(push_hub_cmd.push_hub)
-app.command("completion")(completion_cmd.completion)
+        raise click.exceptions.UsageError("Missing command.", ctx=ctx)
 
 
 def run() -> None:

@@ -8,7 +8,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rlswarm_core.node.view import NodeView, sparkline
+from rlswarm_core.node.view import NodeView
+from rlswarm_core.rewards.sparkline import sparkline
 
 STAGE_NAMES = {3: ("answer", "critique", "decide"), 1: ("answer",)}
 

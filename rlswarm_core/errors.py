@@ -32,3 +32,39 @@ class IdentityError(RlswarmError):
 
 class SecretStoreError(RlswarmError):
     """No usable keyring backend, or a failure talking to it."""
+
+
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+DEFAULT_LIMIT = 200
+
+
+def whole_line(text: str, limit: int = DEFAULT_LIMIT) -> str:
+    """``text`` as one readable line for an error message, never cut mid-word or inside brackets.
+
+    Whitespace (newlines included) collapses to single spaces. Text longer than ``limit`` ends at the
+    last word boundary before it, with "…", and any bracket it left open is closed, so the message that
+    wraps it ("... (HTTP 500: ...)") still reads as a whole sentence.
+    """
+    line = " ".join(str(text).split())
+    if len(line) <= limit:
+        return line
+    cut = line[: max(limit - 1, 1)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    cut = cut.rstrip(" ,;:-") + "…"
+    stack: list[str] = []
+    for ch in cut:
+        if ch in _CLOSERS:
+            stack.append(_CLOSERS[ch])
+        elif stack and ch == stack[-1]:
+            stack.pop()
+    return cut + "".join(reversed(stack))
+
+
+def describe_exception(exc: BaseException, limit: int = DEFAULT_LIMIT) -> str:
+    """``Type: message`` of a third-party exception, redacted and made one whole line."""
+    from rlswarm_core.secrets.redact import redact
+
+    text = whole_line(redact(str(exc)), limit)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

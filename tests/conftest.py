@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
+
+from tests.helpers import Cli
 
 pytest_plugins = ["tests.fixtures_keyring", "tests.fixtures_chain"]
 
@@ -31,3 +34,17 @@ def rlswarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("NO_COLOR", "1")
     return home
+
+
+@pytest.fixture
+def cli(rlswarm_home: Path) -> Cli:
+    """``cli(*args, input=None, env=None)`` runs the real ``rlswarm`` app (:data:`rlswarm_cli.main.app`)
+    in-process with this test's RLSWARM_HOME; the result keeps stdout and stderr apart."""
+    from typer.testing import CliRunner
+
+    from rlswarm_cli.main import app
+
+    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+
+    return invoke

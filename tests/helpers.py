@@ -5,19 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from typer.testing import CliRunner
+from typer.testing import Result
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY_MODULES = ("torch", "transformers", "trl", "hivemind", "web3")
 
-
-def cli(*args: str, input: str | None = None, env: dict[str, str] | None = None):
-    """Invoke the real root app in-process; stdout and stderr are kept apart."""
-    from rlswarm_cli.main import app
-
-    return CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+# the ``cli`` fixture (tests/conftest.py): ``cli(*args, input=None, env=None)`` runs the real root app
+Cli = Callable[..., Result]
 
 
 def run_rlswarm(
@@ -59,3 +57,42 @@ def heavy_imports_of(*args: str, env: dict[str, str] | None = None) -> list[str]
     assert marker, f"probe did not finish: rc={done.returncode} stderr={done.stderr[-2000:]}"
     value = marker[-1].removeprefix("HEAVY=")
     return [m for m in value.split(",") if m]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition") -> object:
+    """Poll ``condition`` until it returns something truthy (returned), or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def follows(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open at its end: a ``tail -f`` reader ready for new lines."""
+    import psutil
+
+    try:
+        size = path.stat().st_size
+        return any(Path(f.path) == path and f.position >= size for f in psutil.Process(pid).open_files())
+    except (psutil.Error, OSError):
+        return False
+
+
+def command_leaves() -> list[tuple[tuple[str, ...], set[str]]]:
+    """Every runnable command of the real root app: (its path, e.g. ("config", "set"), its option flags)."""
+    import typer
+
+    from rlswarm_cli.completion_gen import build_tree
+    from rlswarm_cli.main import app
+
+    stack, leaves = [build_tree(typer.main.get_command(app))], []
+    while stack:
+        node = stack.pop()
+        stack.extend(node.subcommands.values())
+        if node.path and not node.subcommands:
+            leaves.append((node.path, {flag for flag, _ in node.options}))
+    return leaves

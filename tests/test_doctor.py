@@ -20,10 +20,7 @@ from typing import Any
 
 import psutil
 import pytest
-from helpers import heavy_imports_of, run_rlswarm
-from typer.testing import CliRunner
 
-from rlswarm_cli.main import app
 from rlswarm_core.doctor import (
     ERROR,
     OK,
@@ -52,6 +49,7 @@ from rlswarm_core.settings import profiles
 from rlswarm_core.settings.resolve import update_user_config
 from rlswarm_core.system import hardware
 from rlswarm_core.system.paths import app_paths
+from tests.helpers import Cli, heavy_imports_of, run_rlswarm
 
 RPC_CHAIN_ID = 685685
 PEER_ID = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
@@ -567,8 +565,8 @@ def test_results_are_ranked_error_warning_ok() -> None:
     assert [c["name"] for c in doc["checks"]] == ["b", "c", "a"]
 
 
-def test_json_shape_and_exit_code_zero_without_errors() -> None:
-    done = CliRunner().invoke(app, ["doctor", "--json", "--offline"])
+def test_json_shape_and_exit_code_zero_without_errors(cli: Cli) -> None:
+    done = cli("doctor", "--json", "--offline")
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert set(data) == {"ok", "errors", "warnings", "checks"}
@@ -585,11 +583,11 @@ def test_json_shape_and_exit_code_zero_without_errors() -> None:
     assert ranks == sorted(ranks)
 
 
-def test_exit_code_one_on_error_and_table_output(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exit_code_one_on_error_and_table_output(monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     path = create_identity(app_paths().identities / "node.pem").path
     os.chmod(path, 0o644)
     monkeypatch.setenv("RLSWARM_HF_TOKEN", "hf_mustNotBePrinted12345")
-    done = CliRunner().invoke(app, ["doctor", "--json", "--offline"])
+    done = cli("doctor", "--json", "--offline")
     assert done.exit_code == 1
     data = json.loads(done.stdout)
     assert data["ok"] is False and data["errors"] >= 1
@@ -597,7 +595,7 @@ def test_exit_code_one_on_error_and_table_output(monkeypatch: pytest.MonkeyPatch
     assert identities["status"] == ERROR
     assert identities["fix"] == f"chmod 600 {path}"
     assert "hf_mustNotBePrinted12345" not in done.stdout
-    table = CliRunner().invoke(app, ["doctor", "--offline"])
+    table = cli("doctor", "--offline")
     assert table.exit_code == 1
     assert "chmod 600" in " ".join(table.stdout.split())
     assert "✗" in table.stdout and "identities" in table.stdout

@@ -9,7 +9,7 @@ import pytest
 from rlswarm_core.errors import IdentityError
 from rlswarm_core.identity.keys import create_identity, file_mode, import_identity, load_identity
 from rlswarm_core.identity.names import animal_name, animal_slug
-from tests.helpers import cli
+from tests.helpers import Cli
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_import_refuses_invalid_files(tmp_path: Path, content: bytes) -> None:
     assert not (tmp_path / "out.pem").exists()
 
 
-def test_cli_identity_flow(rlswarm_home: Path, tmp_path: Path) -> None:
+def test_cli_identity_flow(rlswarm_home: Path, tmp_path: Path, cli: Cli) -> None:
     created = cli("identity", "create", "--json")
     assert created.exit_code == 0, created.stderr
     data = json.loads(created.stdout)

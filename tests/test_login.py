@@ -16,12 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import Result
-from typer.testing import CliRunner
 
-from rlswarm_cli.main import app
 from rlswarm_core.secrets.store import SecretStore
 from rlswarm_core.system.paths import app_paths
+from tests.helpers import Cli
 
 WRITE_TOKEN = "hf_aliceWriteToken0123456789"
 READ_TOKEN = "hf_bobReadToken0123456789ab"
@@ -133,10 +131,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def invoke(args: list[str], stdin: str | None = None) -> Result:
-    return CliRunner().invoke(app, args, input=stdin)
-
-
 def flat(text: str) -> str:
     """Terminal output wraps at the console width; compare words, not line breaks."""
     return " ".join(text.split())
@@ -152,10 +146,10 @@ def stored(key: str) -> str | None:
 
 
 def test_login_hf_write_token(
-    keyring_env: dict[str, str], hub_online: None, hub_url: str, monkeypatch: pytest.MonkeyPatch
+    keyring_env: dict[str, str], hub_online: None, hub_url: str, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", hub_url)
-    result = invoke(["login", "hf"], WRITE_TOKEN + "\n")
+    result = cli("login", "hf", input=WRITE_TOKEN + "\n")
     assert result.exit_code == 0, result.output
     assert "as alice (write) stored in keyring (SecretService Keyring)" in flat(result.stdout)
     assert stored("hf_token") == WRITE_TOKEN
@@ -163,10 +157,10 @@ def test_login_hf_write_token(
 
 
 def test_login_hf_fine_grained_write_token(
-    keyring_env: dict[str, str], hub_online: None, hub_url: str
+    keyring_env: dict[str, str], hub_online: None, hub_url: str, cli: Cli
 ) -> None:
-    result = invoke(
-        ["--json", "login", "hf", "--token-stdin", "--endpoint", hub_url], FINE_WRITE_TOKEN + "\n"
+    result = cli(
+        "--json", "login", "hf", "--token-stdin", "--endpoint", hub_url, input=FINE_WRITE_TOKEN + "\n"
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -179,8 +173,10 @@ def test_login_hf_fine_grained_write_token(
     assert stored("hf_token") == FINE_WRITE_TOKEN
 
 
-def test_login_hf_read_token_is_refused(keyring_env: dict[str, str], hub_online: None, hub_url: str) -> None:
-    result = invoke(["login", "hf", "--endpoint", hub_url], READ_TOKEN + "\n")
+def test_login_hf_read_token_is_refused(
+    keyring_env: dict[str, str], hub_online: None, hub_url: str, cli: Cli
+) -> None:
+    result = cli("login", "hf", "--endpoint", hub_url, input=READ_TOKEN + "\n")
     assert result.exit_code == 1
     line = result.stderr.strip()
     assert "\n" not in line
@@ -188,28 +184,34 @@ def test_login_hf_read_token_is_refused(keyring_env: dict[str, str], hub_online:
     assert "create a write token" in line and "--allow-read-only" in line
     assert stored("hf_token") is None
 
-    result = invoke(["login", "hf", "--endpoint", hub_url], FINE_READ_TOKEN + "\n")
+    result = cli("login", "hf", "--endpoint", hub_url, input=FINE_READ_TOKEN + "\n")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the token of dave is read-only (fineGrained)")
 
-    result = invoke(["login", "hf", "--endpoint", hub_url, "--allow-read-only"], READ_TOKEN + "\n")
+    result = cli("login", "hf", "--endpoint", hub_url, "--allow-read-only", input=READ_TOKEN + "\n")
     assert result.exit_code == 0, result.output
     assert "uploads to the Hub will fail" in flat(result.stderr)
     assert stored("hf_token") == READ_TOKEN
 
 
-def test_login_hf_invalid_token(keyring_env: dict[str, str], hub_online: None, hub_url: str) -> None:
-    result = invoke(["login", "hf", "--endpoint", hub_url], INVALID_TOKEN + "\n")
+def test_login_hf_invalid_token(
+    keyring_env: dict[str, str], hub_online: None, hub_url: str, cli: Cli
+) -> None:
+    result = cli("login", "hf", "--endpoint", hub_url, input=INVALID_TOKEN + "\n")
     assert result.exit_code == 1
     assert result.stderr.strip().startswith(f"error: the Hub at {hub_url} rejected the token (HTTP 401")
     assert stored("hf_token") is None
 
 
 def test_login_hf_hub_unreachable_stores_with_note(
-    keyring_env: dict[str, str], hub_online: None, closed_port_url: str, monkeypatch: pytest.MonkeyPatch
+    keyring_env: dict[str, str],
+    hub_online: None,
+    closed_port_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", closed_port_url)
-    result = invoke(["login", "hf"], WRITE_TOKEN + "\n")
+    result = cli("login", "hf", input=WRITE_TOKEN + "\n")
     assert result.exit_code == 0, result.output
     assert f"could not verify the token: cannot reach {closed_port_url}" in flat(result.stderr)
     assert "stored it unchecked" in flat(result.stderr)
@@ -232,20 +234,25 @@ def test_silent_hub_times_out_unverified(hub_online: None) -> None:
     assert check.problem == f"cannot reach {url} (TimeoutError)"
 
 
-def test_login_hf_rejects_token_argument(keyring_env: dict[str, str]) -> None:
-    result = invoke(["login", "hf", WRITE_TOKEN])
+def test_login_hf_rejects_token_argument(keyring_env: dict[str, str], cli: Cli) -> None:
+    result = cli("login", "hf", WRITE_TOKEN)
     assert result.exit_code == 2
     assert stored("hf_token") is None
 
 
-def test_login_hf_without_backend(no_keyring_backend: None, hub_online: None, closed_port_url: str) -> None:
-    result = invoke(["login", "hf", "--endpoint", closed_port_url], WRITE_TOKEN + "\n")
+def test_login_hf_without_backend(
+    no_keyring_backend: None, hub_online: None, closed_port_url: str, cli: Cli
+) -> None:
+    result = cli("login", "hf", "--endpoint", closed_port_url, input=WRITE_TOKEN + "\n")
     assert result.exit_code == 1
     line = result.stderr.strip()
     assert "\n" not in line
     assert "Secret Service" in line and "RLSWARM_HF_TOKEN" in line and "--insecure-storage" in line
+    # one short line: what is wrong, then the three ways out
+    assert len(line) <= 200, line
+    assert line.startswith("error: cannot store the Hugging Face token: no secure keyring is running (")
 
-    result = invoke(["login", "hf", "--endpoint", closed_port_url, "--insecure-storage"], WRITE_TOKEN + "\n")
+    result = cli("login", "hf", "--endpoint", closed_port_url, "--insecure-storage", input=WRITE_TOKEN + "\n")
     assert result.exit_code == 0, result.output
     assert "stored in plain text" in flat(result.stderr)
     path = app_paths().insecure_secrets_file
@@ -254,37 +261,37 @@ def test_login_hf_without_backend(no_keyring_backend: None, hub_online: None, cl
     assert stored("hf_token") == WRITE_TOKEN
 
 
-def test_login_wallet_shows_only_the_address(keyring_env: dict[str, str]) -> None:
-    result = invoke(["login", "wallet"], WALLET_KEY + "\n")
+def test_login_wallet_shows_only_the_address(keyring_env: dict[str, str], cli: Cli) -> None:
+    result = cli("login", "wallet", input=WALLET_KEY + "\n")
     assert result.exit_code == 0, result.output
     assert WALLET_ADDRESS in result.stdout
     assert WALLET_KEY[2:] not in result.output
     assert stored("wallet_private_key") == WALLET_KEY
     assert config()["wallet_address"] == WALLET_ADDRESS
 
-    result = invoke(["login", "wallet"], "0x1234\n")
+    result = cli("login", "wallet", input="0x1234\n")
     assert result.exit_code == 1
     assert "must be 32 bytes of hex" in result.stderr
 
 
-def test_login_proxy(keyring_env: dict[str, str]) -> None:
-    result = invoke(["login", "proxy", "--url", "https://proxy.example.org/"], f"{ORG_ID}\n{API_KEY}\n")
+def test_login_proxy(keyring_env: dict[str, str], cli: Cli) -> None:
+    result = cli("login", "proxy", "--url", "https://proxy.example.org/", input=f"{ORG_ID}\n{API_KEY}\n")
     assert result.exit_code == 0, result.output
     assert stored("proxy_org_id") == ORG_ID
     assert stored("proxy_api_key") == API_KEY
     assert config()["proxy_url"] == "https://proxy.example.org"
 
-    result = invoke(["login", "proxy", "--url", "ftp://nowhere"], f"{ORG_ID}\n{API_KEY}\n")
+    result = cli("login", "proxy", "--url", "ftp://nowhere", input=f"{ORG_ID}\n{API_KEY}\n")
     assert result.exit_code == 1
     assert "invalid proxy URL" in result.stderr
 
 
-def test_status_is_masked(keyring_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_is_masked(keyring_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     SecretStore().set("hf_token", WRITE_TOKEN)
     SecretStore().set("proxy_api_key", API_KEY)
     monkeypatch.setenv("RLSWARM_WALLET_PRIVATE_KEY", WALLET_KEY)
 
-    result = invoke(["login", "status"])
+    result = cli("login", "status")
     assert result.exit_code == 0, result.output
     text = flat(result.stdout)
     assert "keyring backend: SecretService Keyring" in text
@@ -292,7 +299,7 @@ def test_status_is_masked(keyring_env: dict[str, str], monkeypatch: pytest.Monke
     assert "wallet private key 0x4…318 from environment variable RLSWARM_WALLET_PRIVATE_KEY" in text
     assert "proxy org id not set" in text
 
-    result = invoke(["login", "status", "--json"])
+    result = cli("login", "status", "--json")
     data = json.loads(result.stdout)
     rows = {row["name"]: row for row in data["secrets"]}
     assert data["backend"] == "SecretService Keyring"
@@ -308,8 +315,8 @@ def test_status_is_masked(keyring_env: dict[str, str], monkeypatch: pytest.Monke
     assert rows["proxy_org_id"]["set"] is False
 
 
-def test_status_without_backend(no_keyring_backend: None) -> None:
-    result = invoke(["login", "status", "--json"])
+def test_status_without_backend(no_keyring_backend: None, cli: Cli) -> None:
+    result = cli("login", "status", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["backend"] is None
@@ -317,18 +324,18 @@ def test_status_without_backend(no_keyring_backend: None) -> None:
     assert not any(row["set"] for row in data["secrets"])
 
 
-def test_logout(keyring_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert invoke(["login", "wallet"], WALLET_KEY + "\n").exit_code == 0
-    assert invoke(["login", "proxy", "--url", "http://127.0.0.1:9"], f"{ORG_ID}\n{API_KEY}\n").exit_code == 0
+def test_logout(keyring_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    assert cli("login", "wallet", input=WALLET_KEY + "\n").exit_code == 0
+    assert cli("login", "proxy", "--url", "http://127.0.0.1:9", input=f"{ORG_ID}\n{API_KEY}\n").exit_code == 0
     SecretStore().set("hf_token", WRITE_TOKEN)
 
-    result = invoke(["logout", "hf"])
+    result = cli("logout", "hf")
     assert result.exit_code == 0, result.output
     assert stored("hf_token") is None
     assert stored("wallet_private_key") == WALLET_KEY
 
     monkeypatch.setenv("HF_TOKEN", READ_TOKEN)
-    result = invoke(["--json", "logout"])
+    result = cli("--json", "logout")
     assert result.exit_code == 0, result.output
     removed = json.loads(result.stdout)["removed"]
     assert removed["wallet_private_key"] == ["keyring (SecretService Keyring)"]
@@ -339,26 +346,26 @@ def test_logout(keyring_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     assert not {"wallet_address", "proxy_url", "hf_user"} & set(config())
 
 
-def test_logout_removes_insecure_file(no_keyring_backend: None) -> None:
-    assert invoke(["login", "wallet", "--insecure-storage"], WALLET_KEY + "\n").exit_code == 0
+def test_logout_removes_insecure_file(no_keyring_backend: None, cli: Cli) -> None:
+    assert cli("login", "wallet", "--insecure-storage", input=WALLET_KEY + "\n").exit_code == 0
     assert app_paths().insecure_secrets_file.exists()
-    assert invoke(["logout", "wallet"]).exit_code == 0
+    assert cli("logout", "wallet").exit_code == 0
     assert not app_paths().insecure_secrets_file.exists()
 
 
 def test_secrets_never_reach_output_or_files(
-    keyring_env: dict[str, str], hub_online: None, hub_url: str, rlswarm_home: Path
+    keyring_env: dict[str, str], hub_online: None, hub_url: str, rlswarm_home: Path, cli: Cli
 ) -> None:
     runs = [
-        invoke(["--debug", "login", "hf", "--endpoint", hub_url], WRITE_TOKEN + "\n"),
-        invoke(["login", "hf", "--endpoint", hub_url], READ_TOKEN + "\n"),
-        invoke(["login", "hf", "--endpoint", hub_url], INVALID_TOKEN + "\n"),
-        invoke(["login", "wallet"], WALLET_KEY + "\n"),
-        invoke(["login", "proxy", "--url", "https://proxy.example.org"], f"{ORG_ID}\n{API_KEY}\n"),
-        invoke(["login", "status"]),
-        invoke(["login", "status", "--json"]),
-        invoke(["--json", "login", "hf", "--endpoint", hub_url], WRITE_TOKEN + "\n"),
-        invoke(["logout", "all"]),
+        cli("--debug", "login", "hf", "--endpoint", hub_url, input=WRITE_TOKEN + "\n"),
+        cli("login", "hf", "--endpoint", hub_url, input=READ_TOKEN + "\n"),
+        cli("login", "hf", "--endpoint", hub_url, input=INVALID_TOKEN + "\n"),
+        cli("login", "wallet", input=WALLET_KEY + "\n"),
+        cli("login", "proxy", "--url", "https://proxy.example.org", input=f"{ORG_ID}\n{API_KEY}\n"),
+        cli("login", "status"),
+        cli("login", "status", "--json"),
+        cli("--json", "login", "hf", "--endpoint", hub_url, input=WRITE_TOKEN + "\n"),
+        cli("logout", "all"),
     ]
     captured = "\n".join(run.stdout + run.stderr for run in runs)
     files = "\n".join(path.read_text(errors="replace") for path in rlswarm_home.rglob("*") if path.is_file())

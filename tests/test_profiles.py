@@ -11,7 +11,7 @@ from rlswarm_core.settings.model import NodeSettings
 from rlswarm_core.system import hardware
 from rlswarm_core.system.hardware import Gpu, Hardware
 from rlswarm_core.system.paths import app_paths
-from tests.helpers import cli
+from tests.helpers import Cli
 
 REQUIRED = {"mac-m4", "mac-16gb", "cpu", "gpu-24gb", "gpu-80gb", "local-tiny", "local-smollm"}
 PRESET_KEYS = {
@@ -95,7 +95,7 @@ def _user_profile(text: str, name: str = "broken") -> Path:
         ),
     ],
 )
-def test_broken_profile_is_one_clear_line(text: str, fragment: str) -> None:
+def test_broken_profile_is_one_clear_line(text: str, fragment: str, cli: Cli) -> None:
     _user_profile(text)
     result = cli("profiles", "show", "broken")
     assert result.exit_code == 1
@@ -105,13 +105,13 @@ def test_broken_profile_is_one_clear_line(text: str, fragment: str) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_unknown_profile_lists_choices() -> None:
+def test_unknown_profile_lists_choices(cli: Cli) -> None:
     result = cli("profiles", "show", "no-such-profile")
     assert result.exit_code == 1
     assert "unknown profile 'no-such-profile'" in result.stderr and "mac-m4" in result.stderr
 
 
-def test_user_profile_shadows_and_lists() -> None:
+def test_user_profile_shadows_and_lists(cli: Cli) -> None:
     _user_profile(
         "name: cpu\ndescription: mine\nsettings: {model: my/model, dtype: float32, device: cpu,"
         " batch_size: 2, num_generations: 2, max_completion_length: 64, memory_budget_gb: 2}\n",
@@ -123,12 +123,12 @@ def test_user_profile_shadows_and_lists() -> None:
     assert sum(p["recommended"] for p in listed["profiles"]) == 1
 
 
-def test_profiles_show_json() -> None:
+def test_profiles_show_json(cli: Cli) -> None:
     data = json.loads(cli("profiles", "show", "mac-m4", "--memory-gb", "32", "--json").stdout)
     assert data["settings"]["num_generations"] == 4 and data["settings"]["profile"] == "mac-m4"
 
 
-def test_profiles_recommend_json() -> None:
+def test_profiles_recommend_json(cli: Cli) -> None:
     data = json.loads(cli("profiles", "recommend", "--json").stdout)
     assert data["hardware"]["accelerator"] in {"cpu", "cuda", "mps"}
     assert data["recommended"] in profiles.profile_names()

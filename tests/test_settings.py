@@ -9,7 +9,7 @@ from rlswarm_core.errors import ConfigError
 from rlswarm_core.settings.model import NodeSettings, resolve
 from rlswarm_core.settings.resolve import resolve_node_settings, save_user_config
 from rlswarm_core.system.paths import app_paths
-from tests.helpers import cli
+from tests.helpers import Cli
 
 
 def test_precedence_flag_beats_env_beats_instance_beats_config_beats_profile() -> None:
@@ -82,7 +82,7 @@ def test_profile_chosen_from_config_then_env(monkeypatch: pytest.MonkeyPatch) ->
     assert resolve_node_settings().settings.profile == "local-tiny"
 
 
-def test_malformed_config_file_is_one_line() -> None:
+def test_malformed_config_file_is_one_line(cli: Cli) -> None:
     paths = app_paths().ensure()
     paths.config_file.write_text("dht_port: [unclosed\n")
     result = cli("config", "show")
@@ -91,7 +91,7 @@ def test_malformed_config_file_is_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_config_show_and_set_cli() -> None:
+def test_config_show_and_set_cli(cli: Cli) -> None:
     assert cli("config", "set", "dht_port", "39999").exit_code == 0
     rows = json.loads(cli("config", "show", "--profile", "cpu", "--json").stdout)["settings"]
     by_name = {r["name"]: r for r in rows}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated
 
 import typer
+
+from rlswarm_cli.app import output
+from rlswarm_cli.options import JsonOpt
 
 
 class Shell(str, Enum):
@@ -15,7 +17,11 @@ class Shell(str, Enum):
     fish = "fish"
 
 
-def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")]) -> None:
+def completion(
+    ctx: typer.Context,
+    shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")],
+    json_flag: JsonOpt = False,
+) -> None:
     """Print a static completion script for bash, zsh or fish.
 
     Install it with, for example: rlswarm completion bash > ~/.local/share/bash-completion/completions/rlswarm
@@ -24,10 +30,15 @@ def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")
     from rlswarm_core.errors import ConfigError
     from rlswarm_core.system.resources import data_dir
 
+    out = output(ctx, json_flag)
     path = script_path(data_dir("completions"), shell.value)
     try:
-        sys.stdout.write(path.read_text(encoding="utf-8"))
+        script = path.read_text(encoding="utf-8")
     except OSError:
         raise ConfigError(
             f"completion script {path} is missing", "reinstall rlswarm; the wheel ships completions/"
         ) from None
+    if out.json_mode:
+        out.emit({"shell": shell.value, "path": str(path), "script": script})
+    else:
+        out.raw(script)

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, interrupt_on_sigterm, new_app, output
+from rlswarm_cli.app import interrupt_on_sigterm, new_app, output
+from rlswarm_cli.options import ContractOpt, JsonOpt, RpcUrlOpt
 
 app = new_app("devnet", "Run a local chain with the SwarmCoordinator contract, for development and tests.")
 
@@ -78,10 +79,8 @@ def proxy(
     ctx: typer.Context,
     port: PortOpt = 3000,
     org_id: Annotated[str, typer.Option("--org-id", help="The org id clients must send.")] = "devnet",
-    rpc_url: Annotated[
-        str | None, typer.Option("--rpc-url", help="Chain RPC URL (default: the devnet).")
-    ] = None,
-    contract: Annotated[str | None, typer.Option("--contract", help="Coordinator address.")] = None,
+    rpc_url: RpcUrlOpt = None,
+    contract: ContractOpt = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Serve the proxy API (register-peer, submit-reward, submit-winner) signing with a devnet key."""

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, output
+from rlswarm_cli.app import output
+from rlswarm_cli.options import JsonOpt
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rlswarm_cli.output import Output
 
 _SYMBOLS = {"error": ("✗", "bold red"), "warning": ("!", "yellow"), "ok": ("✓", "green")}
 
@@ -29,29 +30,22 @@ def doctor(
     from rlswarm_core.doctor import diagnose, report
 
     out = output(ctx, json_flag)
-    results = diagnose(online=not offline, probe=probe)
-    data = report(results)
-
-    out.emit(data, lambda console: _render(console, data))
+    data = report(diagnose(online=not offline, probe=probe))
+    out.emit(data, lambda: _view(out, data))
     if not data["ok"]:
         raise typer.Exit(1)
 
 
-def _render(console: Console, data: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.text import Text
+def _view(out: Output, data: dict[str, Any]) -> Any:
+    from rlswarm_cli.output import Col
 
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("summary", overflow="fold")
-    table.add_column("fix", overflow="fold")
+    rows = []
     for row in data["checks"]:
         symbol, style = _SYMBOLS[row["status"]]
-        table.add_row(Text(symbol, style=style), row["name"], Text(row["summary"]), Text(row["fix"]))
-    console.print(table)
+        rows.append([out.text(symbol, style=style), row["name"], row["summary"], row["fix"]])
+    table = out.table(["", "check", Col("summary", wrap=True), Col("fix", wrap=True)], rows)
     if data["errors"] or data["warnings"]:
         verdict = f"{data['errors']} error(s), {data['warnings']} warning(s)"
     else:
         verdict = "no problems found"
-    console.print(Text(verdict, style="bold red" if data["errors"] else ""))
+    return out.group(table, out.text(verdict, style="bold red" if data["errors"] else None))

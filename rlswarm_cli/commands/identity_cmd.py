@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import new_app, output
+from rlswarm_cli.options import JsonOpt
+from rlswarm_cli.output import Col
+
+if TYPE_CHECKING:
+    from rlswarm_core.identity.keys import Identity
 
 app = new_app("identity", "Node identities: create, import, show.")
 
@@ -16,19 +21,17 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing ide
 
 
 def identity_path(name: str) -> Path:
-    from rlswarm_core.errors import ConfigError
+    """The key file of identity ``name`` in the data directory."""
     from rlswarm_core.system.paths import app_paths
 
-    if not name or "/" in name or name.startswith("."):
-        raise ConfigError(f"invalid identity name {name!r}", "use letters, digits, '-' and '_'")
-    return app_paths().identities / f"{name}.pem"
+    return app_paths().identity_file(name)
 
 
-def _describe(ident) -> dict[str, str]:
+def _describe(ident: Identity) -> dict[str, str]:
     return {"path": str(ident.path), "peer_id": ident.peer_id, "animal_name": ident.animal_name}
 
 
-def _render(ident, verb: str) -> str:
+def _render(ident: Identity, verb: str) -> str:
     return f"{verb} {ident.path}\npeer id:     {ident.peer_id}\nanimal name: {ident.animal_name}"
 
 
@@ -81,21 +84,23 @@ def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     from rlswarm_core.identity.keys import file_mode, load_identity
     from rlswarm_core.system.paths import app_paths
 
+    out = output(ctx, json_flag)
     rows = []
-    folder = app_paths().identities
-    for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
+    for path in app_paths().identity_files():
         row = {"name": path.stem, "path": str(path), "mode": oct(file_mode(path))}
         try:
             row.update(_describe(load_identity(path)))
         except IdentityError as exc:
             row["error"] = exc.one_line()
         rows.append(row)
-    text = "\n".join(
-        f"{r['name']:<12} {r.get('peer_id', r.get('error', '')):<54} {r.get('animal_name', '')}" for r in rows
-    )
-    output(ctx, json_flag).emit(
-        {"identities": rows}, text or "no identities yet: run 'rlswarm identity create'"
-    )
+
+    def human() -> Any:
+        if not rows:
+            return "no identities yet: run 'rlswarm identity create'"
+        cells = [[r["name"], r.get("peer_id", r.get("error")), r.get("animal_name")] for r in rows]
+        return out.table(["name", Col("peer id", wrap=True), "animal name"], cells)
+
+    out.emit({"identities": rows}, human)
 
 
 @app.command("name")

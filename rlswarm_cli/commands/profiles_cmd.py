@@ -6,17 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import new_app, output
+from rlswarm_cli.options import JsonOpt
+from rlswarm_cli.output import Col, human_value
 
 app = new_app("profiles", "Hardware presets: list, show and recommend.")
 
 _SHOWN = ("model", "dtype", "device", "batch_size", "num_generations", "max_completion_length", "threads")
-
-
-def _user_dir():
-    from rlswarm_core.system.paths import app_paths
-
-    return app_paths().config / "profiles"
 
 
 @app.command("list")
@@ -26,7 +22,7 @@ def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     from rlswarm_core.system import hardware
 
     out = output(ctx, json_flag)
-    found = profiles.list_profiles(_user_dir())
+    found = profiles.list_profiles()
     hw = hardware.detect()
     best = hardware.recommend(found, hw)
     rows: list[dict[str, Any]] = []
@@ -41,30 +37,17 @@ def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
             }
         )
 
-    def render(console) -> None:
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        for col in ("", "profile", "model", "device", "dtype", "batch", "gens", "completion"):
-            table.add_column(col, no_wrap=True)
-        for r in rows:
-            table.add_row(
-                "*" if r["recommended"] else "",
-                r["name"],
-                str(r["model"]),
-                str(r["device"]),
-                str(r["dtype"]),
-                str(r["batch_size"]),
-                str(r["num_generations"]),
-                str(r["max_completion_length"]),
-            )
-        console.print(table)
+    def human() -> Any:
+        # the model name is the one long column: it folds on a narrow terminal, so the marker stays
+        columns = ["", "profile", Col("model", wrap=True), "device", "dtype", "batch", "gens", "completion"]
+        keys = ("name", "model", "device", "dtype", "batch_size", "num_generations", "max_completion_length")
+        cells = [["*" if r["recommended"] else "", *(r[k] for k in keys)] for r in rows]
+        note = None
         if best is not None:
-            console.print(
-                f"* recommended for this machine ({hw.accelerator}, {hw.accelerator_memory_gb:g} GB)"
-            )
+            note = f"* recommended for this machine ({hw.accelerator}, {hw.accelerator_memory_gb:g} GB)"
+        return out.group(out.table(columns, cells), note)
 
-    out.emit({"profiles": rows, "recommended": best.name if best else None}, render)
+    out.emit({"profiles": rows, "recommended": best.name if best else None}, human)
 
 
 @app.command("show")
@@ -81,7 +64,7 @@ def show_cmd(
     from rlswarm_core.system import hardware
 
     out = output(ctx, json_flag)
-    profile = profiles.get_profile(name, _user_dir())
+    profile = profiles.get_profile(name)
     if memory_gb is None:
         memory_gb = hardware.detect().accelerator_memory_gb
     values = profile.values_for(memory_gb)
@@ -95,19 +78,15 @@ def show_cmd(
         "variants": [v.model_dump() for v in profile.variants],
     }
 
-    def render(console) -> None:
-        from rich.table import Table
+    def human() -> Any:
+        rows = [[key, human_value(value)] for key, value in values.items()]
+        return out.group(
+            f"{profile.name}: {data['description']}",
+            f"file: {profile.path}   values for {memory_gb:g} GB",
+            out.table(["setting", Col("value", wrap=True)], rows, show_header=False),
+        )
 
-        console.print(f"{profile.name}: {data['description']}")
-        console.print(f"file: {profile.path}   values for {memory_gb:g} GB")
-        table = Table(box=None, pad_edge=False, show_header=False)
-        table.add_column("setting")
-        table.add_column("value", overflow="fold")
-        for key, value in values.items():
-            table.add_row(key, str(value))
-        console.print(table)
-
-    out.emit(data, render)
+    out.emit(data, human)
 
 
 @app.command("recommend")
@@ -118,7 +97,7 @@ def recommend_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
 
     out = output(ctx, json_flag)
     hw = hardware.detect()
-    best = hardware.recommend(profiles.list_profiles(_user_dir()), hw)
+    best = hardware.recommend(profiles.list_profiles(), hw)
     data = {"hardware": hw.to_dict(), "recommended": best.name if best else None}
     gpus = ", ".join(f"{g.name} ({g.memory_gb:g} GB)" for g in hw.gpus) or "none"
     out.emit(

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, output
+from rlswarm_cli.app import output
+from rlswarm_cli.options import ContractOpt, JsonOpt, OptionalInstanceOpt, RpcUrlOpt
+
+if TYPE_CHECKING:
+    from rlswarm_cli.output import Output
 
 SOURCES = ("local", "dht", "chain")
 
 
 def rewards(
     ctx: typer.Context,
-    instance: Annotated[
-        str | None, typer.Option("--instance", "-i", help="Only this local instance.")
-    ] = None,
+    instance: OptionalInstanceOpt = None,
     peer: Annotated[str | None, typer.Option("--peer", help="Only this peer id.")] = None,
     all_flag: Annotated[bool, typer.Option("--all", help="Every local instance (the default).")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl-C.")] = False,
@@ -39,12 +41,8 @@ def rewards(
     network: Annotated[
         str | None, typer.Option("--network", help="With --source chain: local, devnet or testnet.")
     ] = None,
-    rpc_url: Annotated[
-        str | None, typer.Option("--rpc-url", help="With --source chain: the RPC URL.")
-    ] = None,
-    contract: Annotated[
-        str | None, typer.Option("--contract", help="With --source chain: the coordinator contract.")
-    ] = None,
+    rpc_url: RpcUrlOpt = None,
+    contract: ContractOpt = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Show rewards for every local instance (or one, or one peer); --watch refreshes in place."""
@@ -63,21 +61,20 @@ def rewards(
 
     if not watch:
         data = fetch()
-        out.emit(data, lambda console: console.print(render(data, source)))
+        out.emit(data, lambda: _view(out, data, source))
         for warning in data["warnings"]:
             out.warn(warning)
         return
-    from rich.live import Live
-
-    refreshes = 0
-    with Live(render(fetch(), source), console=out.console, auto_refresh=False, transient=False) as live:
+    # the screen is redrawn in place, so its warnings are part of it rather than lines on stderr
+    latest = fetch()
+    with out.live(lambda: _view(out, latest, source, with_warnings=True)) as view:
+        refreshes = 1
         try:
-            while True:
+            while times is None or refreshes < times:
+                time.sleep(interval)  # the refresh rate the operator asked for
+                latest = fetch()
+                view.refresh()
                 refreshes += 1
-                if times is not None and refreshes >= times:
-                    break
-                time.sleep(interval)
-                live.update(render(fetch(), source), refresh=True)
         except KeyboardInterrupt:
             pass
 
@@ -110,35 +107,32 @@ def _fetch(
     return rewards_view.snapshot(found)
 
 
-def render(data: dict[str, Any], source: str) -> Any:
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+def _view(out: Output, data: dict[str, Any], source: str, with_warnings: bool = False) -> Any:
+    from rlswarm_cli.output import Col
 
     nodes = data["nodes"]
     if not nodes:
-        return Text(
+        return out.text(
             "no rewards yet: no local instance has a journal (start one with 'rlswarm instances start')"
         )
-    table = Table(box=None, pad_edge=False, title=f"rewards ({source})", title_justify="left")
-    for col in ("name", "animal", "r/s", "last", "total", "wins", "votes", "rank", "history"):
-        table.add_column(col, no_wrap=col != "animal")
-    for node in nodes:
-        stages = node["stages"]
-        where = "-" if node["round"] is None else f"{node['round']}/{node['stage']}"
-        rank = f"{node['rank']}/{node['leaderboard_size']}" if node["rank"] else "-"
-        table.add_row(
+    columns = ["name", Col("animal", wrap=True), "r/s", "last", "total", "wins", "votes", "rank", "history"]
+    rows = [
+        [
             node["name"],
-            node["animal_name"] or "-",
-            where,
-            f"{stages[-1]['reward']:.3f}" if stages else "-",
+            node["animal_name"] or None,
+            None if node["round"] is None else f"{node['round']}/{node['stage']}",
+            f"{node['stages'][-1]['reward']:.3f}" if node["stages"] else None,
             f"{node['total']:.3f}",
-            str(node["wins"]),
-            str(node["votes"]),
-            rank,
-            node["sparkline"] or "-",
-        )
-    parts: list[Any] = [table, Text(f"total {data['total']:.3f} across {len(nodes)} node(s)")]
-    parts += [Text(f"warning: {w}") for w in data["warnings"]]
-    parts.append(Text(time.strftime("updated %H:%M:%S", time.localtime(data["at"]))))
-    return Group(*parts)
+            node["wins"],
+            node["votes"],
+            f"{node['rank']}/{node['leaderboard_size']}" if node["rank"] else None,
+            node["sparkline"] or None,
+        ]
+        for node in nodes
+    ]
+    return out.group(
+        out.table(columns, rows, title=f"rewards ({source})"),
+        f"total {data['total']:.3f} across {len(nodes)} node(s)",
+        *([f"warning: {w}" for w in data["warnings"]] if with_warnings else []),
+        time.strftime("updated %H:%M:%S", time.localtime(data["at"])),
+    )

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from rlswarm_core.chain.abi import abi_errors
-from rlswarm_core.errors import RlswarmError
+from rlswarm_core.errors import RlswarmError, describe_exception
 from rlswarm_core.secrets.redact import redact
 
 
@@ -151,3 +151,38 @@ def revert_from_name_in_text(text: str) -> ContractRevert | None:
         if decoded is not None:
             return decoded
     return None
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """True for failures of the connection itself (the call may succeed later), not of the call."""
+    import requests
+    from web3.exceptions import ProviderConnectionError, TimeExhausted
+
+    return isinstance(
+        exc,
+        requests.exceptions.RequestException
+        | ProviderConnectionError
+        | TimeExhausted
+        | ConnectionError
+        | TimeoutError,
+    )
+
+
+def chain_failure(exc: BaseException, doing: str, rpc_url: str, retry_hint: str) -> ChainError:
+    """The one translation of an exception raised by web3 while ``doing`` something on the chain.
+
+    A transport failure becomes :class:`ChainUnavailable` (retried by the submission queue), a revert
+    the contract's decoded error, anything else a :class:`ChainError` with the exception's first words.
+    Callers raise the result ``from None``: the original's text may carry a signed transaction.
+    """
+    if isinstance(exc, ChainError):
+        return exc
+    if is_transport_error(exc):
+        why = describe_exception(exc)
+        return ChainUnavailable(
+            f"cannot reach the chain RPC endpoint {rpc_url} to {doing} ({why})", retry_hint
+        )
+    decoded = revert_from_exception(exc)
+    if decoded is not None:
+        return decoded
+    return ChainError(f"the chain rejected the request to {doing} ({describe_exception(exc)})")

@@ -21,6 +21,7 @@ from rlswarm_core.chain.errors import (
     PeerIdTaken,
     revert_from_name_in_text,
 )
+from rlswarm_core.errors import whole_line
 from rlswarm_core.secrets.redact import redact, register_secret
 
 if TYPE_CHECKING:
@@ -184,12 +185,11 @@ def _summarise(response: httpx.Response) -> str:
         data = None
     if isinstance(data, dict):
         parts = [str(data[k]) for k in ("error", "message", "detail", "reason") if data.get(k)]
-        line = ": ".join(dict.fromkeys(parts)) if parts else json.dumps(data)[:200]
+        line = ": ".join(dict.fromkeys(parts)) if parts else json.dumps(data)
     else:
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         line = lines[0] if lines else response.reason_phrase or "empty response"
-    line = redact(" ".join(line.split()))
-    return line if len(line) <= 200 else line[:197] + "..."
+    return whole_line(redact(line))
 
 
 def _hint_for(status: int) -> str | None:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rlswarm_core.chain.abi import coordinator_abi
-from rlswarm_core.chain.errors import ChainError, ChainUnavailable, WrongChain, revert_from_exception
+from rlswarm_core.chain.errors import ChainError, WrongChain, chain_failure
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.secrets.redact import redact
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 10.0
@@ -21,26 +20,6 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 class LeaderboardEntry:
     peer_id: str
     count: int
-
-
-def is_transport_error(exc: BaseException) -> bool:
-    """True for failures of the connection itself (the call may succeed later), not of the call."""
-    import requests
-    from web3.exceptions import ProviderConnectionError, TimeExhausted
-
-    return isinstance(
-        exc,
-        requests.exceptions.RequestException
-        | ProviderConnectionError
-        | TimeExhausted
-        | ConnectionError
-        | TimeoutError,
-    )
-
-
-def short(exc: BaseException) -> str:
-    text = redact(str(exc)).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def make_web3(rpc_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
@@ -87,18 +66,9 @@ class CoordinatorReader:
         """Run one RPC call, turning transport failures and reverts into chain errors."""
         try:
             return fn()
-        except ChainError:
-            raise
         except Exception as exc:
-            if is_transport_error(exc):
-                raise ChainUnavailable(
-                    f"cannot reach the chain RPC endpoint {self.rpc_url} to {what} ({short(exc)})",
-                    "check the endpoint and your connection; queued submissions are retried",
-                ) from None
-            decoded = revert_from_exception(exc)
-            if decoded is not None:
-                raise decoded from None
-            raise ChainError(f"the chain rejected the request to {what} ({short(exc)})") from None
+            hint = "check the endpoint and your connection; queued submissions are retried"
+            raise chain_failure(exc, what, self.rpc_url, hint) from None
 
     def ensure_chain(self) -> None:
         if self._checked:

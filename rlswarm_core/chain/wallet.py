@@ -16,13 +16,14 @@ from typing import Any
 from rlswarm_core.chain.base import RegisterResult, TxResult, check_reward
 from rlswarm_core.chain.errors import (
     ChainError,
-    ChainUnavailable,
     ContractRevert,
     PeerIdTaken,
     WalletError,
+    chain_failure,
+    is_transport_error,
     revert_from_exception,
 )
-from rlswarm_core.chain.reader import CoordinatorReader, checksum, is_transport_error, short
+from rlswarm_core.chain.reader import CoordinatorReader, checksum
 from rlswarm_core.secrets.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -163,24 +164,19 @@ class WalletClient:
             except Exception as exc:
                 # Whether the node accepted it is unknown; read the nonce again next time.
                 self._nonce = None
-                if is_transport_error(exc):
-                    raise ChainUnavailable(
-                        f"cannot reach the chain RPC endpoint {reader.rpc_url} to send {name} ({short(exc)})",
-                        "queued submissions are retried",
-                    ) from None
                 text = redact(str(exc)).lower()
-                if _NONCE_CONFLICT.search(text) and attempt < NONCE_ATTEMPTS:
-                    log.info("nonce %s was stale; resynchronising", nonce)
-                    continue
-                if "insufficient funds" in text:
-                    raise WalletError(
-                        f"account {self.address} cannot pay for gas",
-                        "fund the account on this network",
-                    ) from None
-                decoded = revert_from_exception(exc)
-                if decoded is not None:
-                    raise decoded from None
-                raise ChainError(f"the node refused the {name} transaction ({short(exc)})") from None
+                if not is_transport_error(exc):
+                    if _NONCE_CONFLICT.search(text) and attempt < NONCE_ATTEMPTS:
+                        log.info("nonce %s was stale; resynchronising", nonce)
+                        continue
+                    if "insufficient funds" in text:
+                        raise WalletError(
+                            f"account {self.address} cannot pay for gas",
+                            "fund the account on this network",
+                        ) from None
+                raise chain_failure(
+                    exc, f"send {name}", reader.rpc_url, "queued submissions are retried"
+                ) from None
             self._nonce = nonce + 1
             return tx_hash
         raise ChainError(

@@ -150,7 +150,7 @@ def check_accelerator(ctx: DoctorContext) -> CheckResult:
     from rlswarm_core.system import hardware
 
     hw = hardware.detect()
-    recommended = hardware.recommend(profiles.list_profiles(ctx.paths.config / "profiles"), hw)
+    recommended = hardware.recommend(profiles.list_profiles(ctx.paths.user_profiles), hw)
     rec_name = recommended.name if recommended else None
     settings = ctx.settings
     details: dict[str, Any] = {

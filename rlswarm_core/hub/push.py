@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rlswarm_core import __version__
+from rlswarm_core.errors import whole_line
 from rlswarm_core.hub.errors import HubPushError
 from rlswarm_core.hub.model_card import CardInfo, base_model_license, render_model_card
 from rlswarm_core.hub.repo_ids import resolve_repo_id
@@ -202,7 +203,7 @@ def _status(exc: BaseException) -> int | None:
 def _server_message(exc: BaseException) -> str:
     text = getattr(exc, "server_message", None) or str(exc)
     first = redact(str(text)).strip().splitlines()
-    return first[0][:200] if first else ""
+    return whole_line(first[0]) if first else ""
 
 
 def _is_network_error(exc: BaseException) -> bool:
@@ -382,12 +383,13 @@ def push_plan(
 def node_settings_for(instance: str, profile: str) -> dict[str, Any] | None:
     """The instance's current node settings (for the model card), or None when they cannot be resolved."""
     from rlswarm_core.errors import RlswarmError
+    from rlswarm_core.instances.registry import SETTINGS_FILE
     from rlswarm_core.settings.model import load_yaml_mapping
     from rlswarm_core.settings.resolve import resolve_node_settings
     from rlswarm_core.system.paths import app_paths
 
     try:
-        values = load_yaml_mapping(app_paths().instances / instance / "settings.yaml", "instance settings")
+        values = load_yaml_mapping(app_paths().instances / instance / SETTINGS_FILE, "instance settings")
         flags = {"profile": profile} if profile else {}
         resolved = resolve_node_settings(flags, instance=values, detect_hardware=not profile)
     except RlswarmError:

@@ -15,8 +15,6 @@ from rlswarm_core.identity.keys import load_identity
 from rlswarm_core.system.paths import AppPaths, app_paths
 from rlswarm_core.training.checkpoints import Checkpoint, CheckpointStore, best_key
 
-IDENTITY_SUFFIX = ".pem"
-
 
 @dataclass(frozen=True)
 class InstanceCheckpoints:
@@ -31,7 +29,7 @@ def instance_checkpoints(instance: str, paths: AppPaths | None = None) -> Instan
         raise HubPushError(
             f"invalid instance name {instance!r}", "use the name given to 'rlswarm join --instance'"
         )
-    id_path = paths.identities / f"{instance}{IDENTITY_SUFFIX}"
+    id_path = paths.identity_file(instance)
     if not id_path.is_file():
         raise HubPushError(
             f"instance {instance!r} has no identity ({id_path} does not exist)",
@@ -46,7 +44,7 @@ def all_instances(paths: AppPaths | None = None) -> list[InstanceCheckpoints]:
     paths = paths or app_paths()
     found = []
     folder: Path = paths.identities
-    for id_path in sorted(folder.glob(f"*{IDENTITY_SUFFIX}")) if folder.is_dir() else []:
+    for id_path in paths.identity_files():
         try:
             item = instance_checkpoints(id_path.stem, paths)
         except HubPushError:

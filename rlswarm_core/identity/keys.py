@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from rlswarm_core.errors import IdentityError
 from rlswarm_core.identity.names import animal_name
+from rlswarm_core.system.files import PRIVATE_FILE_MODE, write_private
 
 KEY_TYPE_RSA = 0
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -160,22 +160,6 @@ def parse_identity_bytes(blob: bytes):
         raise ValueError("the file is not a libp2p RSA private key") from exc
 
 
-def _write_private(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` with mode 0600 from the first byte, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def create_identity(path: Path, bits: int = DEFAULT_RSA_BITS, overwrite: bool = False) -> Identity:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -188,7 +172,7 @@ def create_identity(path: Path, bits: int = DEFAULT_RSA_BITS, overwrite: bool = 
     if bits < MIN_RSA_BITS:
         raise IdentityError(f"an RSA key of {bits} bits is too weak", f"use at least {MIN_RSA_BITS} bits")
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    _write_private(path, encode_key_message(KEY_TYPE_RSA, _private_der(key)))
+    write_private(path, encode_key_message(KEY_TYPE_RSA, _private_der(key)))
     return Identity(path=path, peer_id=peer_id_from_private_key(key))
 
 
@@ -231,7 +215,7 @@ def import_identity(source: Path, dest: Path, overwrite: bool = False) -> Identi
             f"identity file {dest} already holds another peer id ({existing.peer_id})",
             "pass --force to replace it, or import under another name",
         )
-    _write_private(dest, encode_key_message(KEY_TYPE_RSA, _private_der(key)))
+    write_private(dest, encode_key_message(KEY_TYPE_RSA, _private_der(key)))
     return Identity(path=dest, peer_id=peer_id_from_private_key(key))
 
 
@@ -240,4 +224,4 @@ def file_mode(path: Path) -> int:
 
 
 def fix_permissions(path: Path) -> None:
-    os.chmod(path, 0o600)
+    os.chmod(path, PRIVATE_FILE_MODE)

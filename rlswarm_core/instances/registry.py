@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import ConfigError, RlswarmError
+from rlswarm_core.node.journal import JOURNAL_NAME
 from rlswarm_core.system.paths import app_paths
 
 INSTANCE_FILE = "instance.yaml"
@@ -45,7 +46,7 @@ class InstanceRecord:
 
     @property
     def journal(self) -> Path:
-        return self.folder / "events.jsonl"
+        return self.folder / JOURNAL_NAME
 
     @property
     def log_file(self) -> Path:
@@ -153,7 +154,7 @@ def create(
     check_name(name)
     if (instance_dir(name) / INSTANCE_FILE).exists():
         raise InstanceError(f"instance {name!r} already exists", "pick another name or remove it first")
-    id_path = app_paths().identities / f"{name}.pem"
+    id_path = app_paths().identity_file(name)
     ident = load_identity(id_path) if id_path.exists() else create_identity(id_path)
     settings: dict[str, Any] = {"profile": profile, "dht_port": port}
     if threads is not None:
@@ -202,4 +203,4 @@ def remove(name: str, *, keep_identity: bool = True) -> None:
     for path in logs.glob(f"{name}.log*"):
         path.unlink(missing_ok=True)
     if not keep_identity:
-        (app_paths().identities / f"{name}.pem").unlink(missing_ok=True)
+        app_paths().identity_file(name).unlink(missing_ok=True)

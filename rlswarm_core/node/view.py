@@ -117,15 +117,3 @@ class NodeView:
 
     def _on_NodeStopped(self, get: Any) -> None:
         self.state = f"stopped ({get('reason', '')})"
-
-
-def sparkline(values: list[float], width: int = 24) -> str:
-    """A one-line history: ▁▂▃▄▅▆▇█ scaled between the smallest and largest value."""
-    bars = "▁▂▃▄▅▆▇█"
-    values = values[-width:]
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    if high == low:
-        return bars[0] * len(values)
-    return "".join(bars[int((v - low) / (high - low) * (len(bars) - 1))] for v in values)

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import RlswarmError
+from rlswarm_core.node.journal import JOURNAL_NAME
+from rlswarm_core.rewards.sparkline import sparkline
 from rlswarm_core.system.paths import app_paths
 
-SPARK = "▁▂▃▄▅▆▇█"
 HISTORY = 24
 DEFAULT_STALE_ROUNDS = 3
 _DECODED = {
@@ -30,16 +31,6 @@ _DECODED = {
     "Resumed",
 }
 _LAST_ONLY = {"StepDone", "LeaderboardChanged", "PeerCountChanged"}
-
-
-def sparkline(values: list[float]) -> str:
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = high - low
-    if span <= 0:
-        return SPARK[len(SPARK) // 2] * len(values)
-    return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * (len(SPARK) - 1) + 0.5))] for v in values)
 
 
 @dataclass
@@ -218,7 +209,7 @@ def local_journals() -> dict[str, Path]:
     root = app_paths().instances
     if not root.is_dir():
         return {}
-    return {p.parent.name: p for p in sorted(root.glob("*/events.jsonl"))}
+    return {p.parent.name: p for p in sorted(root.glob(f"*/{JOURNAL_NAME}"))}
 
 
 def select(instance: str | None = None, peer: str | None = None) -> dict[str, Path]:

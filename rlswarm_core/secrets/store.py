@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from rlswarm_core.errors import SecretStoreError
+from rlswarm_core.errors import SecretStoreError, whole_line
 from rlswarm_core.secrets.redact import redact, register_secret
+from rlswarm_core.system.files import write_private
 from rlswarm_core.system.paths import AppPaths, app_paths
 
 if TYPE_CHECKING:
@@ -78,6 +78,14 @@ class SecretValue:
         return "not set"
 
 
+def register_environment_secrets(environ: Mapping[str, str] | None = None) -> None:
+    """Register every secret set in the environment for redaction, whether or not it is ever read."""
+    env = os.environ if environ is None else environ
+    for spec in SECRETS.values():
+        for var in spec.env_vars:
+            register_secret((env.get(var) or "").strip())
+
+
 def spec_for(key: str) -> SecretSpec:
     try:
         return SECRETS[key]
@@ -118,7 +126,7 @@ def select_backend(environ: Mapping[str, str]) -> tuple[KeyringBackend | None, s
         cls for cls in keyring.backend.KeyringBackend.get_viable_backends() if is_secure_backend(cls)
     ]
     if not candidates:
-        return None, "no Secret Service or other secure keyring backend is running"
+        return None, "no secure keyring is running"
     best = max(candidates, key=lambda cls: float(cls.priority))  # type: ignore[attr-defined]
     return best(), ""
 
@@ -152,19 +160,21 @@ class SecretStore:
 
         return bool(load_user_config(self.paths).get("insecure_storage"))
 
-    def no_backend_message(self, key: str | None = None) -> str:
-        """One line: why secrets cannot be stored here, and the three ways out."""
+    def no_backend_error(self, key: str | None = None) -> SecretStoreError:
+        """Why secrets cannot be stored here (one short line), and the three ways out."""
         if key is None:
-            what, env = "no usable keyring backend", "the RLSWARM_* secret environment variables"
+            what, env = "no usable keyring backend", "the RLSWARM_* secret variables"
         else:
             spec = spec_for(key)
             what, env = f"cannot store the {spec.label}", spec.env_vars[0]
-        return (
-            f"{what}: {self._selection[1]}; either install and unlock a Secret Service "
-            f"(e.g. apt install gnome-keyring, then log in to a desktop session or run "
-            f"'gnome-keyring-daemon --unlock'), or set {env} instead, "
-            f"or rerun login with --insecure-storage to keep secrets in a 0600 file ({self.file_path})"
+        return SecretStoreError(
+            f"{what}: {self._selection[1]}",
+            f"start gnome-keyring or another Secret Service, set {env}, "
+            "or rerun login with --insecure-storage",
         )
+
+    def no_backend_message(self, key: str | None = None) -> str:
+        return self.no_backend_error(key).one_line()
 
     def get(self, key: str) -> SecretValue:
         spec = spec_for(key)
@@ -188,7 +198,7 @@ class SecretStore:
     def check_writable(self, key: str, insecure_storage: bool = False) -> None:
         """Fail before asking for a secret that could not be stored."""
         if self.backend is None and not (insecure_storage or self.insecure_opted_in()):
-            raise SecretStoreError(self.no_backend_message(key))
+            raise self.no_backend_error(key)
 
     def set(self, key: str, value: str, *, insecure_storage: bool = False) -> SecretValue:
         spec = spec_for(key)
@@ -201,7 +211,7 @@ class SecretStore:
             self._drop_from_file(key)  # a stale plain-text copy must not outlive the move to the keyring
             return SecretValue(key, value, "keyring", self.backend_name)
         if not (insecure_storage or self.insecure_opted_in()):
-            raise SecretStoreError(self.no_backend_message(key))
+            raise self.no_backend_error(key)
         if insecure_storage and not self.insecure_opted_in():
             from rlswarm_core.settings.resolve import update_user_config
 
@@ -237,7 +247,7 @@ class SecretStore:
                 "unlock it (log in to the desktop session, or run 'gnome-keyring-daemon --unlock') and retry",
             ) from None
         except Exception as exc:
-            detail = redact(str(exc)).splitlines()[0] if str(exc) else ""
+            detail = whole_line(redact(str(exc)))
             raise SecretStoreError(
                 f"keyring backend {self.backend_name} failed to {action} the {spec.label}: "
                 f"{type(exc).__name__}{': ' + detail if detail else ''}",
@@ -269,19 +279,7 @@ class SecretStore:
 
     def _write_file(self, data: Mapping[str, str]) -> None:
         self.paths.ensure()
-        path = self.file_path
-        # mkstemp creates the file 0600, so the secret is never readable by others, not even briefly.
-        fd, tmp = tempfile.mkstemp(prefix=".secrets.", dir=path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(dict(data), handle, indent=2, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_private(self.file_path, json.dumps(dict(data), indent=2, sort_keys=True))
 
     def _drop_from_file(self, key: str) -> bool:
         data = self._read_file()

@@ -89,7 +89,7 @@ class NodeSettings(BaseModel):
 
 
 FIELDS: tuple[str, ...] = tuple(NodeSettings.model_fields)
-_LIST_FIELDS = {"initial_peers", "announce_maddrs"}
+LIST_FIELDS = frozenset({"initial_peers", "announce_maddrs"})
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is None or raw == "":
             continue
-        found[name] = [p.strip() for p in raw.split(",") if p.strip()] if name in _LIST_FIELDS else raw
+        found[name] = [p.strip() for p in raw.split(",") if p.strip()] if name in LIST_FIELDS else raw
     return found
 
 

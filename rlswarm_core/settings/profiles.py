@@ -115,12 +115,13 @@ def load_profile_file(path: Path) -> Profile:
     return profile
 
 
-def _search_dirs(extra_dir: Path | None) -> list[Path]:
-    dirs = []
-    if extra_dir is not None:
-        dirs.append(Path(extra_dir))
-    dirs.append(profiles_dir())
-    return dirs
+def _search_dirs(user_dir: Path | None) -> list[Path]:
+    """The operator's profiles folder first (``user_dir``, by default the config dir's), then the shipped."""
+    if user_dir is None:
+        from rlswarm_core.system.paths import app_paths
+
+        user_dir = app_paths().user_profiles
+    return [Path(user_dir), profiles_dir()]
 
 
 def list_profiles(user_dir: Path | None = None) -> list[Profile]:

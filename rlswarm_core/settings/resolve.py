@@ -26,28 +26,20 @@ def load_user_config(paths: AppPaths | None = None) -> dict[str, Any]:
     if unknown:
         raise ConfigError(
             f"config file {paths.config_file}: unknown key {unknown[0]!r}",
-            "remove it, or run 'rlswarm config show' for the valid names",
+            f"remove it with 'rlswarm config unset {unknown[0]}', or edit {paths.config_file}",
         )
     return data
 
 
 def save_user_config(data: Mapping[str, Any], paths: AppPaths | None = None) -> Path:
     """Write config.yaml atomically (0600: it may name accounts, never secrets)."""
-    import tempfile
-
     import yaml
+
+    from rlswarm_core.system.files import write_private
 
     paths = (paths or app_paths()).ensure()
     target = paths.config_file
-    fd, tmp = tempfile.mkstemp(prefix=".config.", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(dict(data), handle, sort_keys=True)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(target, yaml.safe_dump(dict(data), sort_keys=True))
     return target
 
 
@@ -60,6 +52,37 @@ def update_user_config(paths: AppPaths | None = None, **changes: Any) -> dict[st
             data[key] = value
     save_user_config(data, paths)
     return data
+
+
+def set_user_setting(key: str, value: str, paths: AppPaths | None = None) -> Any:
+    """Store a default for setting ``key`` in config.yaml, validated (and typed) before it is written.
+
+    ``value`` is text as typed on a command line; lists are comma-separated. Returns the stored value.
+    """
+    from rlswarm_core.settings.model import LIST_FIELDS
+    from rlswarm_core.settings.profiles import get_profile
+
+    if key not in FIELDS or key == "env":
+        raise ConfigError(f"unknown setting {key!r}", "run 'rlswarm config show' to list the valid names")
+    parsed: Any = [v.strip() for v in value.split(",") if v.strip()] if key in LIST_FIELDS else value
+    data = load_user_config(paths)
+    settings = resolve(user_config={**node_settings_part(data), key: parsed}).settings
+    if key == "profile":
+        get_profile(value)
+    data[key] = parsed if key in LIST_FIELDS else getattr(settings, key)
+    save_user_config(data, paths)
+    return data[key]
+
+
+def unset_user_config(key: str, paths: AppPaths | None = None) -> bool:
+    """Remove ``key`` from config.yaml, even one it should not hold (the way out of that error)."""
+    paths = paths or app_paths()
+    data = load_yaml_mapping(paths.config_file, "config file")
+    if key not in data:
+        return False
+    del data[key]
+    save_user_config(data, paths)
+    return True
 
 
 def node_settings_part(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,7 +116,7 @@ def resolve_node_settings(
     hw = None
     if detect_hardware and (profile_name is None or memory_gb is None):
         hw = hardware.detect()
-    user_profiles = paths.config / "profiles"
+    user_profiles = paths.user_profiles
     if profile_name is None:
         assert hw is not None
         recommended = hardware.recommend(profiles.list_profiles(user_profiles), hw)

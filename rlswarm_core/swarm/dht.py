@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rlswarm_core.errors import IdentityError
+from rlswarm_core.errors import IdentityError, whole_line
 from rlswarm_core.identity.keys import load_identity, parse_identity_bytes
 from rlswarm_core.swarm.errors import BootstrapError, SwarmError
 from rlswarm_core.swarm.events import EventBus, Joined, Left, SwarmErrorEvent
@@ -155,7 +155,7 @@ def _failure_hint(exc: BaseException) -> tuple[str, bool]:
     # p2pd prefixes its messages with a go-log timestamp that only adds noise to the one line
     text = _GO_TIMESTAMP.sub("", text).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:200], True
+    return whole_line(first), True
 
 
 class SwarmNode:

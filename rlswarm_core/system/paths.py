@@ -13,6 +13,7 @@ from pathlib import Path
 
 APP_NAME = "rlswarm"
 HOME_ENV = "RLSWARM_HOME"
+IDENTITY_SUFFIX = ".pem"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,24 @@ class AppPaths:
     @property
     def identities(self) -> Path:
         return self.data / "identities"
+
+    def identity_file(self, name: str) -> Path:
+        """The key file of identity ``name``: the one place that turns a name into a path."""
+        from rlswarm_core.errors import IdentityError
+
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise IdentityError(f"invalid identity name {name!r}", "use letters, digits, '-' and '_'")
+        return self.identities / f"{name}{IDENTITY_SUFFIX}"
+
+    def identity_files(self) -> list[Path]:
+        """Every identity key file, by name."""
+        folder = self.identities
+        return sorted(folder.glob(f"*{IDENTITY_SUFFIX}")) if folder.is_dir() else []
+
+    @property
+    def user_profiles(self) -> Path:
+        """Profiles the operator added or overrode (same file name as a shipped one replaces it)."""
+        return self.config / "profiles"
 
     @property
     def checkpoints(self) -> Path:

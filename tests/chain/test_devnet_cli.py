@@ -21,22 +21,10 @@ from rlswarm_core.chain.reader import CoordinatorReader
 
 pytestmark = pytest.mark.slow
 
-# The devnet group on a root command, as the CLI's main module mounts it.
-_ENTRY = (
-    "import typer\n"
-    "from rlswarm_cli.app import RootGroup\n"
-    "from rlswarm_cli.commands import devnet_cmd\n"
-    "root = typer.Typer(cls=RootGroup)\n"
-    "@root.callback()\n"
-    "def main() -> None: ...\n"
-    "root.add_typer(devnet_cmd.app, name='devnet')\n"
-    "root(prog_name='rlswarm')\n"
-)
-
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _ENTRY, "devnet", *args],
+        [sys.executable, "-m", "rlswarm_cli.main", "devnet", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -111,7 +99,7 @@ def test_devnet_up_and_proxy_run_until_interrupted(rlswarm_home: Path) -> None:
 
 def test_devnet_proxy_without_a_devnet_says_how_to_start_one() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _ENTRY, "devnet", "proxy", "--port", "0"],
+        [sys.executable, "-m", "rlswarm_cli.main", "devnet", "proxy", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,7 +4,7 @@ from rich.console import Console
 
 from rlswarm_cli.panel import render_panel
 from rlswarm_core.node.events import ChainSubmitted, CheckpointSaved, NodeStarted, RoundFinished, StepDone
-from rlswarm_core.node.view import NodeView, sparkline
+from rlswarm_core.node.view import NodeView
 from rlswarm_core.swarm.events import LeaderboardChanged, PeerCountChanged, StageStarted
 
 ME = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
@@ -73,9 +73,3 @@ def test_view_replays_journal_dicts_like_live_events() -> None:
 def test_panel_before_the_clock_is_known() -> None:
     text = _render(NodeView())
     assert "waiting for the swarm's clock" in text and "rlswarm node" in text
-
-
-def test_sparkline() -> None:
-    assert sparkline([]) == ""
-    assert sparkline([1.0, 1.0]) == "▁▁"
-    assert sparkline([0.0, 0.5, 1.0]) == "▁▄█"

@@ -41,7 +41,7 @@ def make_instance(identity_pool: list[Path]) -> InstanceMaker:
     used: list[str] = []
 
     def make(name: str) -> CheckpointStore:
-        target = app_paths().identities / f"{name}.pem"
+        target = app_paths().identity_file(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(identity_pool[len(used)], target)
         target.chmod(0o600)

@@ -7,37 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
 
 import pytest
-import typer
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import Result
 
-from rlswarm_cli.app import RootGroup
-from rlswarm_cli.commands.push_hub_cmd import push_hub
-from rlswarm_cli.output import Output
 from rlswarm_core.identity.names import animal_slug
+from tests.helpers import Cli
 from tests.hub.conftest import InstanceMaker, save_round
 from tests.hub.fake_hub import READ_TOKEN, WRITE_TOKEN, FakeHub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-cli = typer.Typer(cls=RootGroup, add_completion=False, pretty_exceptions_enable=False)
-
-
-@cli.callback()
-def _root(
-    ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json")] = False
-) -> None:  # the same root options the real app has
-    ctx.obj = Output(json_mode=json_out, no_color=True)
-
-
-cli.command("push-hub")(push_hub)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
 
 
 def one_line_error(result: Result) -> str:
@@ -54,13 +33,13 @@ def write_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_push_latest(
-    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path
+    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path, cli: Cli
 ) -> None:
     store = make_instance("default")
     save_round(store, tiny_model_dir, 1, reward=1.0)
     save_round(store, tiny_model_dir, 2, reward=0.5)
 
-    result = invoke("push-hub")
+    result = cli("push-hub")
 
     assert result.exit_code == 0, result.output
     repo_id = f"alice/Qwen2.5-0.5B-Instruct-rlswarm-{animal_slug(store.root.name)}"
@@ -71,13 +50,13 @@ def test_push_latest(
 
 
 def test_json_best_only_private_with_message(
-    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path
+    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path, cli: Cli
 ) -> None:
     store = make_instance("default")
     save_round(store, tiny_model_dir, 1, reward=3.0)
     save_round(store, tiny_model_dir, 2, reward=0.5)
 
-    result = invoke(
+    result = cli(
         "--json", "push-hub", "--best-only", "--private", "--message", "best so far", "--repo-id", "best"
     )
 
@@ -102,24 +81,29 @@ def test_round_and_endpoint_option(
     make_instance: InstanceMaker,
     tiny_model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.delenv("HF_ENDPOINT")
     store = make_instance("default")
     for r in (1, 2, 3):
         save_round(store, tiny_model_dir, r, reward=float(r))
-    result = invoke("--json", "push-hub", "--round", "2", "--endpoint", fake_hub.url)
+    result = cli("--json", "push-hub", "--round", "2", "--endpoint", fake_hub.url)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["pushes"][0]["round"] == 2
 
 
 def test_dry_run_lists_files_without_network(
-    fake_hub: FakeHub, make_instance: InstanceMaker, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    fake_hub: FakeHub,
+    make_instance: InstanceMaker,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no token, no network: still fine
     store = make_instance("default")
     checkpoint = save_round(store, tiny_model_dir, 1, reward=1.0, optimizer=b"x" * 10)
 
-    result = invoke("--json", "push-hub", "--dry-run", "--optimizer", "full")
+    result = cli("--json", "push-hub", "--dry-run", "--optimizer", "full")
 
     assert result.exit_code == 0, result.output
     (push,) = json.loads(result.stdout)["pushes"]
@@ -129,7 +113,7 @@ def test_dry_run_lists_files_without_network(
     assert sizes["README.md"] > 0 and push["bytes"] == sum(sizes.values())
     assert push["repo_id"].startswith("YOUR-HF-USER/Qwen2.5-0.5B-Instruct-rlswarm-")
 
-    human = invoke("push-hub", "--dry-run", "--org", "swarm-lab")
+    human = cli("push-hub", "--dry-run", "--org", "swarm-lab")
     assert human.exit_code == 0, human.output
     text = " ".join(human.stdout.split())
     assert "would push round 1 of default to swarm-lab/Qwen2.5-0.5B-Instruct-rlswarm-" in text
@@ -138,26 +122,30 @@ def test_dry_run_lists_files_without_network(
 
 
 def test_read_only_token_refused_before_upload(
-    fake_hub: FakeHub, make_instance: InstanceMaker, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    fake_hub: FakeHub,
+    make_instance: InstanceMaker,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("RLSWARM_HF_TOKEN", READ_TOKEN)
     save_round(make_instance("default"), tiny_model_dir, 1, reward=1.0)
-    line = one_line_error(invoke("push-hub"))
+    line = one_line_error(cli("push-hub"))
     assert "the token of bob is read-only (read); pushing needs write access" in line
     assert "create a write token" in line and READ_TOKEN not in line
     assert fake_hub.state.count("create") == 0 and fake_hub.state.commits == []
 
 
 def test_no_token(
-    fake_hub: FakeHub, make_instance: InstanceMaker, tiny_model_dir: Path, no_keyring_backend: None
+    fake_hub: FakeHub, make_instance: InstanceMaker, tiny_model_dir: Path, no_keyring_backend: None, cli: Cli
 ) -> None:
     save_round(make_instance("default"), tiny_model_dir, 1, reward=1.0)
-    line = one_line_error(invoke("push-hub"))
+    line = one_line_error(cli("push-hub"))
     assert line.startswith("error: no Hugging Face token is set (run 'rlswarm login hf'")
 
 
 def test_all_instances(
-    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path
+    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path, cli: Cli
 ) -> None:
     first = make_instance("default")
     second = make_instance("second")
@@ -167,7 +155,7 @@ def test_all_instances(
     save_round(first, tiny_model_dir, 3, reward=2.0)
     save_round(second, tiny_model_dir, 4, reward=1.0)
 
-    result = invoke("--json", "push-hub", "--all-instances", "--best-only")
+    result = cli("--json", "push-hub", "--all-instances", "--best-only")
 
     assert result.exit_code == 0, result.output
     pushes = {p["instance"]: p for p in json.loads(result.stdout)["pushes"]}
@@ -196,25 +184,26 @@ def test_bad_input_is_one_line(
     write_token: None,
     make_instance: InstanceMaker,
     tiny_model_dir: Path,
+    cli: Cli,
 ) -> None:
     save_round(make_instance("default"), tiny_model_dir, 1, reward=1.0)
-    assert one_line_error(invoke("push-hub", *args)).startswith(expected)
+    assert one_line_error(cli("push-hub", *args)).startswith(expected)
     assert fake_hub.state.commits == []
 
 
 def test_taken_name_is_one_line(
-    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path
+    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path, cli: Cli
 ) -> None:
     save_round(make_instance("default"), tiny_model_dir, 1, reward=1.0)
     fake_hub.state.add_repo("mallory/taken", "mallory")
-    line = one_line_error(invoke("push-hub", "--repo-id", "mallory/taken"))
+    line = one_line_error(cli("push-hub", "--repo-id", "mallory/taken"))
     assert "mallory/taken is taken" in line and "HTTP 403" in line
 
 
-def test_no_checkpoints_yet(write_token: None, make_instance: InstanceMaker) -> None:
+def test_no_checkpoints_yet(write_token: None, make_instance: InstanceMaker, cli: Cli) -> None:
     make_instance("default")
-    assert "has no checkpoints" in one_line_error(invoke("push-hub"))
-    assert "no instance in" in one_line_error(invoke("push-hub", "--all-instances"))
+    assert "has no checkpoints" in one_line_error(cli("push-hub"))
+    assert "no instance in" in one_line_error(cli("push-hub", "--all-instances"))
 
 
 def test_command_module_and_plain_dry_run_stay_light(
@@ -227,8 +216,9 @@ def test_command_module_and_plain_dry_run_stay_light(
         "import rlswarm_cli.commands.push_hub_cmd\n"
         "heavy = ('torch', 'transformers', 'trl', 'hivemind', 'web3', 'huggingface_hub')\n"
         "print('import', sorted(m for m in heavy if m in sys.modules))\n"
-        "from tests.hub.test_push_hub_cli import invoke\n"
-        "result = invoke('push-hub', '--dry-run')\n"
+        "from typer.testing import CliRunner\n"
+        "from rlswarm_cli.main import app\n"
+        "result = CliRunner().invoke(app, ['push-hub', '--dry-run'])\n"
         "assert result.exit_code == 0, result.output\n"
         "print('dry-run', sorted(m for m in heavy[:5] if m in sys.modules))\n"
     )
@@ -241,13 +231,13 @@ def test_command_module_and_plain_dry_run_stay_light(
 
 
 def test_all_instances_goes_on_after_one_failure(
-    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path
+    fake_hub: FakeHub, write_token: None, make_instance: InstanceMaker, tiny_model_dir: Path, cli: Cli
 ) -> None:
     save_round(make_instance("default"), tiny_model_dir, 1, reward=1.0)
     save_round(make_instance("second"), tiny_model_dir, 1, reward=1.0)
     fake_hub.state.fail("create", 403, times=1)  # the first instance's repository is refused
 
-    result = invoke("--json", "push-hub", "--all-instances")
+    result = cli("--json", "push-hub", "--all-instances")
 
     assert result.exit_code == 1
     data = json.loads(result.stdout)

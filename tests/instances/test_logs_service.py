@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import plistlib
 import sys
 import threading
@@ -14,6 +15,7 @@ import pytest
 from rlswarm_core.instances import registry, service
 from rlswarm_core.instances.logfile import RotatingLog, follow, last_lines
 from rlswarm_core.instances.supervisor import Backoff
+from tests.helpers import follows, wait_for
 
 
 def test_the_log_is_copied_and_truncated_past_its_cap(tmp_path: Path) -> None:
@@ -53,17 +55,16 @@ def test_follow_sees_appended_lines_and_survives_truncation(tmp_path: Path) -> N
 
     thread = threading.Thread(target=reader)
     thread.start()
-    time.sleep(0.3)
+    # lines count from the moment the reader holds the file open at its end
+    wait_for(lambda: follows(os.getpid(), path), what="follow() opening the file")
     with open(path, "a") as handle:
         handle.write("new 1\nnew 2\n")
-    time.sleep(0.3)
+    wait_for(lambda: seen == ["new 1", "new 2"], what="the appended lines being read")
     with open(path, "r+") as handle:
         handle.truncate(0)
     with open(path, "a") as handle:
         handle.write("after\n")
-    deadline = time.monotonic() + 5
-    while "after" not in seen and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: "after" in seen, what="the line after truncation being read")
     done.set()
     thread.join(timeout=5)
     assert seen == ["new 1", "new 2", "after"]

@@ -11,7 +11,7 @@ from rlswarm_core.instances import planner, registry
 from rlswarm_core.settings.model import load_yaml_mapping
 from rlswarm_core.system.hardware import Gpu, Hardware
 from rlswarm_core.system.paths import app_paths
-from tests.instances.cli import free_port_block
+from tests.instances.ports import free_port_block
 
 TINY = {"memory_budget_gb": 1, "threads": 1}
 

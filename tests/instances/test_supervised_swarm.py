@@ -21,23 +21,25 @@ from rlswarm_core.instances import supervisor
 from rlswarm_core.instances.state import liveness
 from rlswarm_core.node.journal import read_journal
 from rlswarm_core.system.paths import app_paths
-from tests.helpers import REPO
-from tests.instances.cli import free_port_block, invoke
+from tests.helpers import REPO, Cli
+from tests.instances.ports import free_port_block
 
 pytestmark = pytest.mark.slow
 
 
-def rows() -> dict[str, dict[str, Any]]:
-    done = invoke("instances", "list", "--json")
+def rows(cli: Cli) -> dict[str, dict[str, Any]]:
+    done = cli("instances", "list", "--json")
     assert done.exit_code == 0, done.stderr
     return {r["name"]: r for r in json.loads(done.stdout)["instances"]}
 
 
-def wait_until(check: Callable[[dict[str, dict[str, Any]]], bool], timeout: float, what: str) -> dict:
+def wait_until(
+    cli: Cli, check: Callable[[dict[str, dict[str, Any]]], bool], timeout: float, what: str
+) -> dict:
     deadline = time.monotonic() + timeout
     last: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
-        last = rows()
+        last = rows(cli)
         if check(last):
             return last
         time.sleep(1)
@@ -61,21 +63,21 @@ def ours(home: Path) -> list[psutil.Process]:
     return found
 
 
-def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Path) -> None:
+def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Path, cli: Cli) -> None:
     port = free_port_block(2)
-    added = invoke(
+    added = cli(
         "instances", "add", "--count", "2", "--profile", "local-tiny", "--host", "127.0.0.1",
         "--port", str(port),
     )  # fmt: skip
     assert added.exit_code == 0, added.stderr
     try:
-        started = invoke("instances", "start", "--json")
+        started = cli("instances", "start", "--json")
         assert started.exit_code == 0, started.stderr
         pids = {s["name"]: s["pid"] for s in json.loads(started.stdout)["started"]}
         assert len(set(pids.values())) == 2
 
         # a second start is refused, and a second supervisor loses the lock at once
-        again = invoke("instances", "start", "node-1")
+        again = cli("instances", "start", "node-1")
         assert again.exit_code == 1 and "already running" in again.stderr
         rival = subprocess.run(
             [sys.executable, "-m", "rlswarm_core.instances.supervise", "node-1"],
@@ -85,13 +87,17 @@ def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Pat
 
         # both train in one swarm: the follower reaches the coordinator's rounds
         first = wait_until(
-            lambda r: all(x["stages_done"] >= 1 for x in r.values()), 150, "both nodes did not finish a stage"
+            cli,
+            lambda r: all(x["stages_done"] >= 1 for x in r.values()),
+            150,
+            "both nodes did not finish a stage",
         )
         assert {x["port"] for x in first.values()} == {port, port + 1}
         # the follower was started once its coordinator had joined: its first bootstrap succeeded
         assert first["node-2"]["restarts"] == 0
         assert all(x["state"] == "running" and x["uptime_s"] > 0 for x in first.values())
         later = wait_until(
+            cli,
             lambda r: all(r[n]["stages_done"] > first[n]["stages_done"] and r[n]["round"] >= 1 for n in r),
             150,
             "rounds did not advance",
@@ -106,12 +112,14 @@ def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Pat
         killed_at = time.time()
         os.kill(victim, signal.SIGKILL)
         restarted = wait_until(
+            cli,
             lambda r: r["node-2"]["restarts"] == restarts + 1 and r["node-2"]["pid"] not in (None, victim),
             60,
             "no restart after kill -9",
         )
         assert restarted["node-2"]["last_exit_code"] == -signal.SIGKILL
         wait_until(
+            cli,
             lambda r: any(
                 e["kind"] == "StageFinished" and e["at"] > killed_at for e in read_journal(journal, limit=200)
             ),
@@ -120,12 +128,12 @@ def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Pat
         )
         events = [e for e in read_journal(journal) if e["at"] > killed_at]
         assert any(e["kind"] == "Resumed" for e in events) or any(e["kind"] == "NodeStarted" for e in events)
-        log = invoke("instances", "logs", "node-2", "-n", "400").stdout
+        log = cli("instances", "logs", "node-2", "-n", "400").stdout
         assert "node exited with code -9" in log and f"restart {restarts + 1} in" in log
 
         # restart: a fresh node process under a fresh supervisor
-        before = rows()["node-1"]
-        redone = invoke("instances", "restart", "node-1", "--timeout", "30", "--json")
+        before = rows(cli)["node-1"]
+        redone = cli("instances", "restart", "node-1", "--timeout", "30", "--json")
         assert redone.exit_code == 0, redone.stderr
         new_pid = json.loads(redone.stdout)["restarted"][0]["pid"]
         assert new_pid != before["pid"] and liveness("node-1").child_alive
@@ -133,17 +141,20 @@ def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Pat
         # a supervisor killed outright leaves its node orphaned: list says so and stop still ends it
         os.kill(liveness("node-1").supervisor.pid, signal.SIGKILL)  # type: ignore[union-attr]
         wait_until(
-            lambda r: r["node-1"]["state"] == "orphaned" and r["node-1"]["pid"] == new_pid, 20, "no orphan"
+            cli,
+            lambda r: r["node-1"]["state"] == "orphaned" and r["node-1"]["pid"] == new_pid,
+            20,
+            "no orphan",
         )
 
         tree = ours(rlswarm_home)
         assert any("p2pd" in " ".join(p.cmdline()) for p in tree)
-        stopped = invoke("instances", "stop", "--json")
+        stopped = cli("instances", "stop", "--json")
         assert stopped.exit_code == 0, stopped.stderr
         assert all(s["stopped"] for s in json.loads(stopped.stdout)["stopped"])
         _, alive = psutil.wait_procs(tree, timeout=10)
         assert not alive and not ours(rlswarm_home), f"left behind: {alive or ours(rlswarm_home)}"
-        assert {r["state"] for r in rows().values()} == {"stopped"}
+        assert {r["state"] for r in rows(cli).values()} == {"stopped"}
     finally:
         supervisor.stop_many(["node-1", "node-2"], timeout_s=10)
         for proc in ours(rlswarm_home):

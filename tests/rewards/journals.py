@@ -13,13 +13,13 @@ from rlswarm_core.node.events import (
     StageFinished,
     StepDone,
 )
-from rlswarm_core.node.journal import EventJournal
+from rlswarm_core.node.journal import JOURNAL_NAME, EventJournal
 from rlswarm_core.swarm.events import LeaderboardChanged, PeerCountChanged, RewardsPublished, StageStarted
 from rlswarm_core.system.paths import app_paths
 
 
 def peer_of(name: str) -> str:
-    path = app_paths().identities / f"{name}.pem"
+    path = app_paths().identity_file(name)
     from rlswarm_core.identity.keys import load_identity
 
     return (load_identity(path) if path.exists() else create_identity(path)).peer_id
@@ -38,7 +38,7 @@ def write_journal(
 ) -> tuple[Path, str]:
     """``rounds`` rounds of three stages; the reward of (round, stage) is ``rewards`` or round + stage/10."""
     peer = peer_of(name)
-    path = app_paths().instances / name / "events.jsonl"
+    path = app_paths().instances / name / JOURNAL_NAME
     journal = EventJournal(path)
     at = 1_700_000_000.0
     journal(NodeStarted(peer_id=peer, animal_name="a b c", model="m", profile="local-tiny", device="cpu",

@@ -16,10 +16,10 @@ from rlswarm_core.swarm.dht import DHTOptions, start_node
 from rlswarm_core.swarm.events import EventBus
 from rlswarm_core.swarm.exchange import Exchange
 from rlswarm_core.swarm.records import LeaderEntry
-from tests.instances.cli import invoke
+from tests.helpers import Cli
 
 
-def test_dht_source_reads_published_rewards_and_the_leaderboard(tmp_path: Path) -> None:
+def test_dht_source_reads_published_rewards_and_the_leaderboard(tmp_path: Path, cli: Cli) -> None:
     ident = create_identity(tmp_path / "publisher.pem")
     node = start_node(
         DHTOptions(identity_path=ident.path, host="127.0.0.1", port=0, rpc_timeout_s=2.0), EventBus()
@@ -36,9 +36,7 @@ def test_dht_source_reads_published_rewards_and_the_leaderboard(tmp_path: Path) 
         ]
         assert exchange.publish_leaderboard(RoundStage(1, 1), entries)
         maddr = next(m for m in node.visible_maddrs() if "/127.0.0.1/" in m)
-        done = invoke(
-            "rewards", "--source", "dht", "--peer", ident.peer_id, "--initial-peer", maddr, "--json"
-        )
+        done = cli("rewards", "--source", "dht", "--peer", ident.peer_id, "--initial-peer", maddr, "--json")
         assert done.exit_code == 0, done.stderr
         (mine,) = json.loads(done.stdout)["nodes"]
         assert mine["source"] == "dht" and mine["peer_id"] == ident.peer_id
@@ -53,12 +51,12 @@ def test_dht_source_reads_published_rewards_and_the_leaderboard(tmp_path: Path) 
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in daemons)
 
 
-def test_dht_source_without_any_peer_is_one_line() -> None:
-    done = invoke("rewards", "--source", "dht", "--peer", "QmX")
+def test_dht_source_without_any_peer_is_one_line(cli: Cli) -> None:
+    done = cli("rewards", "--source", "dht", "--peer", "QmX")
     assert done.exit_code == 1 and "no peer to reach the swarm through" in done.stderr
 
 
-def test_chain_source_reads_totals_wins_and_votes(devnet: DevnetInfo, new_wallet) -> None:  # type: ignore[no-untyped-def]
+def test_chain_source_reads_totals_wins_and_votes(devnet: DevnetInfo, new_wallet, cli: Cli) -> None:  # type: ignore[no-untyped-def]
     from tests.chain.helpers import new_peer
 
     wallet = new_wallet()
@@ -67,7 +65,7 @@ def test_chain_source_reads_totals_wins_and_votes(devnet: DevnetInfo, new_wallet
     round_number, stage = wallet.reader.round_and_stage()
     wallet.submit_reward(round_number, stage, 42, peer)
     wallet.submit_winners(round_number, [peer], peer)
-    done = invoke(
+    done = cli(
         "rewards", "--source", "chain", "--peer", peer, "--network", "devnet",
         "--rpc-url", devnet.rpc_url, "--contract", devnet.contract, "--json",
     )  # fmt: skip
@@ -77,8 +75,8 @@ def test_chain_source_reads_totals_wins_and_votes(devnet: DevnetInfo, new_wallet
     assert (mine["round"], mine["stage"]) == (round_number, stage)
 
 
-def test_chain_source_needs_a_chain() -> None:
-    done = invoke("rewards", "--source", "chain", "--peer", "QmX", "--network", "local")
+def test_chain_source_needs_a_chain(cli: Cli) -> None:
+    done = cli("rewards", "--source", "chain", "--peer", "QmX", "--network", "local")
     assert done.exit_code == 1 and "has no chain" in done.stderr
 
 

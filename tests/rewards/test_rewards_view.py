@@ -6,6 +6,7 @@ import pytest
 
 from rlswarm_core.errors import RlswarmError
 from rlswarm_core.rewards import view as rewards_view
+from rlswarm_core.rewards.sparkline import sparkline
 from tests.rewards.journals import write_journal
 
 
@@ -69,7 +70,9 @@ def test_local_rewards_selects_instances_and_peers() -> None:
     assert snap["total"] == pytest.approx(sum(n["total"] for n in snap["nodes"]))
 
 
-def test_sparkline_shapes() -> None:
-    assert rewards_view.sparkline([]) == ""
-    assert rewards_view.sparkline([1, 1]) == "▅▅"
-    assert rewards_view.sparkline([0, 1, 2]) == "▁▅█"
+def test_one_sparkline_for_rewards_and_the_panel() -> None:
+    assert sparkline([]) == "" and sparkline([1.0], width=0) == ""
+    assert sparkline([1, 1]) == "▅▅"  # flat for equal values
+    assert sparkline([0, 1, 2]) == "▁▅█"
+    assert sparkline(list(range(30))) == sparkline(list(range(6, 30)))  # the last 24 values
+    assert len(sparkline(list(range(30)), width=5)) == 5
