@@ -32,7 +32,7 @@ def test_wheel_contains_data_and_entry_point(wheel: Path) -> None:
         assert f"rlswarm_core/_data/profiles/{profile.name}" in names
     for script in ("rlswarm.bash", "_rlswarm", "rlswarm.fish"):
         assert f"rlswarm_core/_data/completions/{script}" in names
-    assert "rlswarm_core/animal_words.json" in names
+    assert "rlswarm_core/identity/animal_words.json" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "rlswarm = rlswarm_cli.main:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
