@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from rlswarm_cli.options import JsonOpt as JsonOpt  # commands still import it from here
 from rlswarm_cli.output import Output
 from rlswarm_core.errors import RlswarmError
 from rlswarm_core.secrets.redact import redact
