@@ -110,6 +110,10 @@ def _fetch(
     return rewards_view.snapshot(found)
 
 
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
 def render(data: dict[str, Any], source: str) -> Any:
     from rich.console import Group
     from rich.table import Table
@@ -121,7 +125,9 @@ def render(data: dict[str, Any], source: str) -> Any:
             "no rewards yet: no local instance has a journal (start one with 'rlswarm instances start')"
         )
     table = Table(box=None, pad_edge=False, title=f"rewards ({source})", title_justify="left")
-    for col in ("name", "animal", "r/s", "last", "total", "wins", "votes", "rank", "history"):
+    with_pass = any(node.get("pass_at_1") is not None for node in nodes)
+    columns = ("name", "animal", "r/s", "last", "total", "wins", "votes", "rank", "history")
+    for col in (*columns, "pass@1") if with_pass else columns:
         table.add_column(col, no_wrap=col != "animal")
     for node in nodes:
         stages = node["stages"]
@@ -137,6 +143,7 @@ def render(data: dict[str, Any], source: str) -> Any:
             str(node["votes"]),
             rank,
             node["sparkline"] or "-",
+            *([_percent(node.get("pass_at_1"))] if with_pass else []),
         )
     parts: list[Any] = [table, Text(f"total {data['total']:.3f} across {len(nodes)} node(s)")]
     parts += [Text(f"warning: {w}") for w in data["warnings"]]

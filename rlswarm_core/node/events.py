@@ -47,6 +47,8 @@ class StageFinished(Event):
     steps: int
     seconds: float
     questions: int
+    # share of the stage's replies that passed every test (task families that run tests; else None)
+    pass_at_1: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class RoundFinished(Event):
     reward: float
     winners: tuple[str, ...]
     vote: tuple[str, ...]
+    pass_at_1: float | None = None
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,10 @@ def _rollout_record(record: Any) -> dict[str, Any]:
 def make_pipeline(settings: Any, own_peer: str) -> StagePipeline:
     from rlswarm_core.training.tasks import get_task_family
 
+    if settings.task_family == "code":
+        from rlswarm_core.training.tasks.code.setup import code_pipeline
+
+        return code_pipeline(settings, own_peer)
     options: dict[str, Any] = {}
     if settings.task_family == "gsm8k" and settings.task_source:
         options["source"] = settings.task_source
