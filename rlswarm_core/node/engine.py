@@ -413,6 +413,7 @@ class Node:
                 steps=progress.step,
                 seconds=result.seconds,
                 questions=len(plan.rows),
+                swarm_questions=getattr(plan, "swarm_questions", 0),
                 pass_at_1=pass_at_1,
             )
         )

@@ -47,6 +47,8 @@ class StageFinished(Event):
     steps: int
     seconds: float
     questions: int
+    # of those, questions taken from peers' rollouts (rollout sharing)
+    swarm_questions: int = 0
     # share of the stage's replies that passed every test (task families that run tests; else None)
     pass_at_1: float | None = None
 

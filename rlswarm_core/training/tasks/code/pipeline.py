@@ -4,6 +4,7 @@ winners chosen by re-running every peer's published code instead of trusting its
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -13,13 +14,16 @@ from typing import Any
 
 from rlswarm_core.training import merging
 from rlswarm_core.training.stages import ENTRY_EXTRA, PeerOutputs, SingleStagePipeline, StagePlan
+from rlswarm_core.training.stages import _items_rows as items_rows
 from rlswarm_core.training.tasks.base import TaskItem
 from rlswarm_core.training.tasks.code.family import CodeTask
+from rlswarm_core.training.tasks.sapo import Rollout, mix_rollouts
 
 # sandboxes run at once while scoring (each is one process; the tests inside run one by one)
 DEFAULT_PARALLEL = 4
 # the most published replies re-run per peer when choosing winners (a peer publishes one per problem)
 MAX_RESCORED_PER_PEER = 64
+SWARM = "swarm"  # the peer name rollouts from the swarm pool carry in a batch
 
 
 @dataclass
@@ -78,8 +82,19 @@ class CodePipeline(SingleStagePipeline):
         with ThreadPoolExecutor(max_workers=min(self.parallel, len(pairs))) as pool:
             return list(pool.map(lambda pair: self.code_task.evaluate(*pair), pairs))
 
+    def local_seed(self, round_: int) -> int:
+        """Each node draws its own problems (seeded by peer and round), so peers' rollouts bring
+        problems it did not draw itself."""
+        digest = hashlib.md5(f"{self.own_peer}:{round_}".encode()).hexdigest()
+        return int(digest[:8], 16)
+
     def plan(self, round_: int, stage: int, previous: PeerOutputs | None) -> CodeStagePlan:
-        base = super().plan(round_, stage, previous)
+        draws = self.code_task.load_items(self.local_count + self.swarm_count, seed=self.local_seed(round_))
+        local = [Rollout(self.own_peer, item) for item in draws]
+        swarm = [Rollout(SWARM, item) for item in self.swarm_pool]
+        batch = mix_rollouts(
+            local, swarm, self.local_count, self.swarm_count, seed=round_, own_peer=self.own_peer
+        )
         tally = PassTally()
 
         def score(rows: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> list[float]:
@@ -87,7 +102,9 @@ class CodePipeline(SingleStagePipeline):
             tally.add([r.passed for r in results])
             return [r.total for r in results]
 
-        return CodeStagePlan(base.stage, base.rows, score, tally)
+        rows = items_rows(self.task, [r.item for r in batch])
+        shared = sum(r.peer == SWARM for r in batch)
+        return CodeStagePlan(0, rows, score, shared, tally)
 
     def remember_swarm(self, outputs: PeerOutputs) -> None:
         """Peers' problems become candidates for the next batch when this node has them too."""
