@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,9 @@ class Launch:
     env: dict[str, str]
     cwd: Path | None
     run_as: RunAs | None
+    pass_fds: tuple[int, ...] = ()
+    # called once the run's process is gone: waits until nothing of the run is left
+    settle: Callable[[], None] | None = None
 
 
 class Sandbox(ABC):
@@ -65,11 +69,15 @@ class Sandbox(ABC):
                     launch.env,
                     cwd=launch.cwd,
                     run_as=launch.run_as,
+                    pass_fds=launch.pass_fds,
                 )
             except OSError as exc:
                 return parse_report(
                     b"", len(job.tests), time.monotonic() - started, False, self.name, f"cannot start: {exc}"
                 )
+            finally:
+                if launch.settle is not None:
+                    launch.settle()
         error = ""
         if b"\nE\n" not in b"\n" + outcome.stdout and not outcome.killed:
             # the harness never finished: the sandbox failed to start, or the run died

@@ -10,15 +10,22 @@ drops to ``nobody`` first, so the process limit applies and nothing readable onl
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
 from rlswarm_core.sandbox.base import Launch, Sandbox, harness_source
 from rlswarm_core.sandbox.interpreter import Interpreter, find_interpreter, run_as
+
+# how long the kernel may take to kill what is left in a finished sandbox's namespace
+SETTLE_S = 10.0
 
 # top-level system folders that may be real folders or (merged /usr) symlinks into /usr
 _SYSTEM_ROOTS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -44,6 +51,39 @@ def _system_mounts() -> list[str]:
         elif os.path.isdir(root):
             args += ["--ro-bind", root, root]
     return args
+
+
+def wait_for_namespace(info_fd: int) -> None:
+    """Wait until the sandbox's PID 1 has exited, which the kernel allows only once every process in
+    its namespace is dead. (bwrap itself may exit first: its PID 1 reports the command's exit status
+    before the namespace is torn down.)"""
+    ready, _, _ = select.select([info_fd], [], [], SETTLE_S)
+    raw = os.read(info_fd, 65536) if ready else b""
+    try:
+        pid = int(json.loads(raw.decode("utf-8", "replace") or "{}").get("child-pid", 0))
+    except (ValueError, TypeError, AttributeError):
+        return
+    if pid <= 0:
+        return
+    try:
+        handle = os.pidfd_open(pid)
+    except (OSError, AttributeError):  # already gone, or no pidfd (Linux before 5.3)
+        _poll_until_gone(pid)
+        return
+    try:
+        select.select([handle], [], [], SETTLE_S)
+    finally:
+        os.close(handle)
+
+
+def _poll_until_gone(pid: int) -> None:
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        process = psutil.Process(pid)
+        deadline = time.monotonic() + SETTLE_S
+        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def bwrap_argv(binary: str, interpreter: Interpreter, tmp_bytes: int) -> list[str]:
@@ -82,6 +122,19 @@ class BubblewrapSandbox(Sandbox):
     def _launch(self) -> Iterator[Launch]:
         if self.interpreter is None:
             raise RuntimeError("no interpreter")  # availability() refuses this case first
-        argv = bwrap_argv(self.binary, self.interpreter, self.limits.tmp_mb << 20)
-        # bwrap gets a clean environment too: nothing of the node's (tokens, keys) reaches the sandbox
-        yield Launch(argv, {"PATH": "/usr/bin:/bin"}, None, self.run_as)
+        # bwrap reports the host pid of the namespace's PID 1 on this pipe
+        info_read, info_write = os.pipe()
+        try:
+            argv = bwrap_argv(self.binary, self.interpreter, self.limits.tmp_mb << 20)
+            argv[1:1] = ["--info-fd", str(info_write)]
+
+            def settle() -> None:
+                os.close(info_write)
+                wait_for_namespace(info_read)
+
+            # bwrap gets a clean environment too: nothing of the node's (tokens, keys) reaches the sandbox
+            yield Launch(argv, {"PATH": "/usr/bin:/bin"}, None, self.run_as, (info_write,), settle)
+        finally:
+            for fd in (info_read, info_write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)

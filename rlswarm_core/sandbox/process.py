@@ -67,6 +67,7 @@ def run_contained(
     env: Mapping[str, str],
     cwd: Path | None = None,
     run_as: RunAs | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> ProcessOutcome:
     """Run ``argv`` in a new session; whatever happens, SIGKILL its process group before reaping it.
 
@@ -84,6 +85,7 @@ def run_contained(
         cwd=cwd,
         start_new_session=True,
         close_fds=True,
+        pass_fds=tuple(pass_fds),
         **extra,  # type: ignore[arg-type]
     )
     writer = threading.Thread(target=_write_all, args=(proc.stdin, stdin), daemon=True)
