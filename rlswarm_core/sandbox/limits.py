@@ -43,6 +43,8 @@ class TestJob:
     insensitive).
     """
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     solution: str
     tests: tuple[dict[str, str], ...]
     kind: Literal["assert", "stdio"] = "assert"
@@ -63,6 +65,8 @@ class TestJob:
 @dataclass(frozen=True)
 class TestReport:
     """What a sandboxed run of a :class:`TestJob` found; tests it never reported count as ``lost``."""
+
+    __test__ = False
 
     outcomes: tuple[Outcome, ...]
     passed: tuple[bool, ...]

@@ -25,8 +25,8 @@ MBPP_ROWS = [
     {
         "task_id": 2,
         "text": "Write a function to find the similar elements from the given two tuple lists.",
-        "code": "def similar_elements(test_tup1, test_tup2):\r\n  res = tuple(set(test_tup1) & set(test_tup2))\r\n"
-        "  return (res) ",
+        "code": "def similar_elements(test_tup1, test_tup2):\r\n"
+        "  res = tuple(set(test_tup1) & set(test_tup2))\r\n  return (res) ",
         "test_list": [
             "assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)",
             "assert similar_elements((1, 2, 3, 4),(5, 4, 3, 7)) == (3, 4)",
@@ -38,8 +38,9 @@ MBPP_ROWS = [
     {
         "task_id": 3,
         "text": "Write a python function to identify non-prime numbers.",
-        "code": "import math\r\ndef is_not_prime(n):\r\n    result = False\r\n    for i in range(2,int(math.sqrt(n)) + 1):"
-        "\r\n        if n % i == 0:\r\n            result = True\r\n    return result",
+        "code": "import math\r\ndef is_not_prime(n):\r\n    result = False\r\n"
+        "    for i in range(2,int(math.sqrt(n)) + 1):\r\n        if n % i == 0:\r\n"
+        "            result = True\r\n    return result",
         "test_list": ["assert is_not_prime(2) == False", "assert is_not_prime(10) == True"],
         "test_setup_code": "import math",
         "challenge_test_list": [],
