@@ -8,6 +8,7 @@ enough: containers and some distributions forbid the user namespaces it needs).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import threading
@@ -21,6 +22,7 @@ SandboxMode = Literal["auto", "bubblewrap", "rlimits"]
 MODES: tuple[str, ...] = ("auto", "bubblewrap", "rlimits")
 _OPT_IN = "or set code_sandbox: rlimits to accept the weaker fallback (no network or file isolation)"
 
+_log = logging.getLogger(__name__)
 _probed: dict[str, str | None] = {}
 _probe_lock = threading.Lock()
 
@@ -67,6 +69,10 @@ def open_sandbox(mode: str = "auto", limits: SandboxLimits | None = None) -> San
         fallback = RlimitSandbox(limits)
         if fallback.interpreter is None:
             raise SandboxUnavailable("no Python interpreter outside home folders for the sandbox")
+        problem = _probe(fallback)
+        if problem is not None:
+            raise SandboxUnavailable(f"the rlimits sandbox does not run here: {problem}")
+        _log.warning("model-written code runs in the weaker rlimits sandbox: %s", fallback.isolation)
         return fallback
     problem = bubblewrap_problem()
     if problem is not None:
