@@ -80,9 +80,9 @@ class Sandbox(ABC):
                     launch.settle()
         error = ""
         if b"\nE\n" not in b"\n" + outcome.stdout and not outcome.killed:
-            # the harness never finished: the sandbox failed to start, or the run died
-            error = outcome.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            error = error[0][:300] or f"the sandbox exited with status {outcome.returncode}"
+            # the harness never finished: the sandbox failed to start, or the run died; say why in one line
+            said = outcome.stderr.decode("utf-8", "replace").strip().splitlines()
+            error = said[-1][:300] if said else f"the sandbox exited with status {outcome.returncode}"
         return parse_report(
             outcome.stdout, len(job.tests), time.monotonic() - started, outcome.killed, self.name, error
         )

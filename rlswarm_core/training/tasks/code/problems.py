@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rlswarm_core.sandbox.limits import TestJob
@@ -200,10 +200,4 @@ def problem_from_row(row: object, where: str) -> CodeProblem:
         raise TaskDataError(f"{where}: its test code is not valid Python") from None
     if not problem.prompt.strip() or not problem.tests:
         raise TaskDataError(f"{where}: needs a problem statement and at least one test")
-    return replace_tests(problem, problem.tests[:MAX_TESTS])
-
-
-def replace_tests(problem: CodeProblem, tests: Sequence[dict[str, str]]) -> CodeProblem:
-    from dataclasses import replace
-
-    return replace(problem, tests=tuple(tests))
+    return replace(problem, tests=problem.tests[:MAX_TESTS])
