@@ -6,6 +6,11 @@ import time
 from typing import Any
 
 
+def _pass_at_1(event: Any) -> str:
+    rate = getattr(event, "pass_at_1", None)
+    return f", pass@1 {rate:.1%}" if isinstance(rate, float) else ""
+
+
 def describe(event: Any) -> str | None:
     """The line for an event, or None for events an operator does not need to read."""
     kind = event.kind
@@ -25,9 +30,11 @@ def describe(event: Any) -> str | None:
         )
     if kind == "StageFinished":
         took = f"{event.seconds:.1f} s"
-        return f"round {event.round} stage {event.stage} done: reward {event.reward:.3f} in {took}"
+        line = f"round {event.round} stage {event.stage} done: reward {event.reward:.3f} in {took}"
+        return line + _pass_at_1(event)
     if kind == "RoundFinished":
-        return f"round {event.round} done: reward {event.reward:.3f}, vote {', '.join(event.vote) or 'none'}"
+        vote = ", ".join(event.vote) or "none"
+        return f"round {event.round} done: reward {event.reward:.3f}{_pass_at_1(event)}, vote {vote}"
     if kind == "CheckpointSaved":
         return f"checkpoint for round {event.round}: {event.path}"
     if kind in ("CheckpointFailed", "SwarmErrorEvent"):

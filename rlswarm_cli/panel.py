@@ -43,6 +43,9 @@ def render_panel(view: NodeView, memory_gb: float | None = None, stage_count: in
     facts.add_row("reward (stage)", f"{view.stage_reward:.3f}", "peers", str(view.peers))
     facts.add_row("rank", rank, "rounds", str(view.rounds_completed))
     facts.add_row("total reward", f"{view.total_reward:.3f}", "history", history or "-")
+    if view.pass_at_1 is not None:
+        trend = sparkline([r for _, r in view.round_pass_at_1])
+        facts.add_row("pass@1 (stage)", f"{view.pass_at_1:.1%}", "pass@1 rounds", trend or "-")
     facts.add_row("chain", view.last_chain or "-", "hub push", view.last_push or "-")
     facts.add_row(
         "checkpoint", view.last_checkpoint or "-", "memory", f"{memory_gb:.1f} GB" if memory_gb else "-"

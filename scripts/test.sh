@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gnome-keyring dbus dbus-x11 tmux)
+APT_PACKAGES=(gnome-keyring dbus dbus-x11 tmux bubblewrap)
 VENV=${RLSWARM_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 TORCH_VERSION=2.13.0

@@ -13,7 +13,7 @@ from rlswarm_core.system.hardware import Gpu, Hardware
 from rlswarm_core.system.paths import app_paths
 from tests.helpers import Cli
 
-REQUIRED = {"mac-m4", "mac-16gb", "cpu", "gpu-24gb", "gpu-80gb", "local-tiny", "local-smollm"}
+REQUIRED = {"mac-m4", "mac-16gb", "cpu", "gpu-24gb", "gpu-80gb", "local-tiny", "local-smollm", "local-code"}
 PRESET_KEYS = {
     "model",
     "dtype",

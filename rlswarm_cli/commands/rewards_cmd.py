@@ -107,6 +107,10 @@ def _fetch(
     return rewards_view.snapshot(found)
 
 
+def _percent(rate: float | None) -> str | None:
+    return None if rate is None else f"{rate:.1%}"
+
+
 def _view(out: Output, data: dict[str, Any], source: str, with_warnings: bool = False) -> Any:
     from rlswarm_cli.output import Col
 
@@ -115,7 +119,10 @@ def _view(out: Output, data: dict[str, Any], source: str, with_warnings: bool = 
         return out.text(
             "no rewards yet: no local instance has a journal (start one with 'rlswarm instances start')"
         )
+    # pass@1 only for nodes that train the code family
+    with_pass = any(node.get("pass_at_1") is not None for node in nodes)
     columns = ["name", Col("animal", wrap=True), "r/s", "last", "total", "wins", "votes", "rank", "history"]
+    columns += ["pass@1"] if with_pass else []
     rows = [
         [
             node["name"],
@@ -127,6 +134,7 @@ def _view(out: Output, data: dict[str, Any], source: str, with_warnings: bool = 
             node["votes"],
             f"{node['rank']}/{node['leaderboard_size']}" if node["rank"] else None,
             node["sparkline"] or None,
+            *([_percent(node.get("pass_at_1"))] if with_pass else []),
         ]
         for node in nodes
     ]

@@ -93,6 +93,16 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def pass_at_1(record: CheckpointRecord) -> float | None:
+    """The round's share of replies that passed every test (code family), when the record has it."""
+    value = record.extra.get("pass_at_1") if isinstance(record.extra, Mapping) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.1%}"
+
+
 def _rounds_text(rounds: list[int]) -> str:
     if len(rounds) == 1:
         return f"1 (round {rounds[0]})"
@@ -112,6 +122,7 @@ def _summary_rows(info: CardInfo) -> list[tuple[str, str]]:
         ("Training steps", str(record.steps)),
         ("Round reward", _fmt(record.reward)),
         ("Stage rewards", stage),
+        *([("pass@1 (round)", _percent(pass_at_1(record)))] if pass_at_1(record) is not None else []),
         ("Wins", str(record.wins)),
         ("Hardware profile", info.hardware or record.profile or "unknown"),
         ("Saved", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(record.created))),
@@ -142,11 +153,17 @@ def render_model_card(info: CardInfo) -> str:
     ]
     history = sorted(info.history, key=lambda r: r.round)[-MAX_HISTORY_ROWS:]
     if history:
+        with_pass = any(pass_at_1(r) is not None for r in history)
+        header = ("Round", "Reward", "Wins", "Steps", *(("pass@1",) if with_pass else ()))
         parts += [
             "## Rewards by round",
             _table(
-                ("Round", "Reward", "Wins", "Steps"),
-                ((str(r.round), _fmt(r.reward), str(r.wins), str(r.steps)) for r in history),
+                header,
+                (
+                    (str(r.round), _fmt(r.reward), str(r.wins), str(r.steps))
+                    + ((_percent(pass_at_1(r)),) if with_pass else ())
+                    for r in history
+                ),
             ),
         ]
     if info.hyperparameters:

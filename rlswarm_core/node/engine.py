@@ -171,6 +171,8 @@ class Node:
         self._known_peers: set[str] = set()
         # the last stage's training time, which sets how often the node polls the clock and its peers
         self._stage_seconds: float | None = None
+        # pass@1 of each round's stages, for families that run tests (code)
+        self._pass_at_1: dict[int, list[float]] = {}
 
     # -- set-up ------------------------------------------------------------------------------------
     def checkpoint_dir(self) -> Path:
@@ -224,10 +226,11 @@ class Node:
         self._apply_process_settings()
         store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
         latest = store.latest()
-        # Load the model before joining, so a slow first load does not hold a stage open.
-        loaded = self._load_model(latest)
+        # The task first: a missing data source or sandbox stops the node before the model loads.
         factory = self.config.pipeline_factory or make_pipeline
         pipeline = factory(self.settings, self.peer_id)
+        # Load the model before joining, so a slow first load does not hold a stage open.
+        loaded = self._load_model(latest)
         freeze_startup_heap()
         options = DHTOptions.from_settings(
             self.settings,
@@ -399,6 +402,9 @@ class Node:
             publisher.close()
         self.summary.stages_trained += 1
         self._stage_seconds = result.seconds
+        pass_at_1 = getattr(plan, "pass_at_1", None)
+        if pass_at_1 is not None:
+            self._pass_at_1.setdefault(rs.round, []).append(pass_at_1)
         self.events.emit(
             StageFinished(
                 round=rs.round,
@@ -407,6 +413,8 @@ class Node:
                 steps=progress.step,
                 seconds=result.seconds,
                 questions=len(plan.rows),
+                swarm_questions=getattr(plan, "swarm_questions", 0),
+                pass_at_1=pass_at_1,
             )
         )
         return progress.mean_reward
@@ -457,7 +465,11 @@ class Node:
         total = sum(stage_rewards.values())
         self.summary.rounds_completed.append(rs.round)
         self.summary.last_winners = winners
-        self.events.emit(RoundFinished(round=rs.round, reward=total, winners=winners, vote=vote))
+        rates = self._pass_at_1.pop(rs.round, [])
+        pass_at_1 = sum(rates) / len(rates) if rates else None
+        self.events.emit(
+            RoundFinished(round=rs.round, reward=total, winners=winners, vote=vote, pass_at_1=pass_at_1)
+        )
         if vote and self.config.chain is not None:
             self._chain_call(
                 "winners",
@@ -474,7 +486,11 @@ class Node:
             profile=self.settings.profile,
             task_family=self.settings.task_family,
             steps=runner.global_step,
-            extra={"winners": list(winners), "hyperparameters": self._hyperparameters()},
+            extra={
+                "winners": list(winners),
+                "hyperparameters": self._hyperparameters(),
+                **({"pass_at_1": pass_at_1} if pass_at_1 is not None else {}),
+            },
         )
         try:
             with_optimizer = self.config.save_optimizer or self.settings.hub_optimizer == "full"

@@ -47,6 +47,10 @@ class StageFinished(Event):
     steps: int
     seconds: float
     questions: int
+    # of those, questions taken from peers' rollouts (rollout sharing)
+    swarm_questions: int = 0
+    # share of the stage's replies that passed every test (task families that run tests; else None)
+    pass_at_1: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class RoundFinished(Event):
     reward: float
     winners: tuple[str, ...]
     vote: tuple[str, ...]
+    pass_at_1: float | None = None
 
 
 @dataclass(frozen=True)

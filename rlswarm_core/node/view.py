@@ -34,6 +34,9 @@ class NodeView:
     rounds_completed: int = 0
     total_reward: float = 0.0
     round_rewards: list[tuple[int, float]] = field(default_factory=list)
+    # share of replies passing every test: the last stage's, and per round (code family)
+    pass_at_1: float | None = None
+    round_pass_at_1: list[tuple[int, float]] = field(default_factory=list)
     last_vote: tuple[str, ...] = ()
     last_chain: str = ""
     last_push: str = ""
@@ -79,6 +82,8 @@ class NodeView:
     def _on_StageFinished(self, get: Any) -> None:
         self.step = self.steps = get("steps", self.steps)
         self.stage_reward = float(get("reward", 0.0))
+        if get("pass_at_1") is not None:
+            self.pass_at_1 = float(get("pass_at_1"))
 
     def _on_PeerCountChanged(self, get: Any) -> None:
         self.peers = get("peers", 0)
@@ -96,6 +101,9 @@ class NodeView:
         self.total_reward += reward
         self.round_rewards = [*self.round_rewards, (int(get("round", 0)), reward)][-_HISTORY:]
         self.last_vote = tuple(get("vote", ()) or ())
+        rate = get("pass_at_1")
+        if rate is not None:
+            self.round_pass_at_1 = [*self.round_pass_at_1, (int(get("round", 0)), float(rate))][-_HISTORY:]
 
     def _on_CheckpointSaved(self, get: Any) -> None:
         self.last_checkpoint = f"round {get('round')}"

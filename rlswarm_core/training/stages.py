@@ -46,6 +46,8 @@ class StagePlan:
     stage: int
     rows: list[dict[str, Any]]
     score: ScoreFn
+    # rows whose question came from peers' rollouts (rollout sharing)
+    swarm_questions: int = 0
 
     def publishable(self, best: Mapping[str, tuple[str, float]]) -> list[Publishable]:
         """The node's best completion per question, shaped for the swarm."""
@@ -247,7 +249,8 @@ class SingleStagePipeline(StagePipeline):
         batch = mix_rollouts(
             local, swarm, self.local_count, self.swarm_count, seed=round_, own_peer=self.own_peer
         )
-        return StagePlan(0, _items_rows(self.task, [r.item for r in batch]), _score_items(self.task))
+        shared = sum(r.peer == "swarm" for r in batch)
+        return StagePlan(0, _items_rows(self.task, [r.item for r in batch]), _score_items(self.task), shared)
 
     def winners(self, final_stage: PeerOutputs) -> list[str]:
         totals = {peer: sum(r.reward for r in outs.values()) for peer, outs in final_stage.items()}
@@ -276,6 +279,10 @@ def _rollout_record(record: Any) -> dict[str, Any]:
 def make_pipeline(settings: Any, own_peer: str) -> StagePipeline:
     from rlswarm_core.training.tasks import get_task_family
 
+    if settings.task_family == "code":
+        from rlswarm_core.training.tasks.code.setup import code_pipeline
+
+        return code_pipeline(settings, own_peer)
     options: dict[str, Any] = {}
     if settings.task_family == "gsm8k" and settings.task_source:
         options["source"] = settings.task_source

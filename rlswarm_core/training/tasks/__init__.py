@@ -1,4 +1,4 @@
-"""Task families: ``gsm8k`` (three stages) and ``reasoning-gym`` (one stage with rollout sharing)."""
+"""Task families: ``gsm8k`` (three stages); ``reasoning-gym`` and ``code`` (one stage, rollout sharing)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any
 from rlswarm_core.errors import ConfigError
 from rlswarm_core.training.tasks.base import TaskDataError, TaskFamily, TaskItem
 
-FAMILIES = ("gsm8k", "reasoning-gym")
+FAMILIES = ("gsm8k", "reasoning-gym", "code")
 
 
 def get_task_family(name: str, **options: Any) -> TaskFamily:
     """The task family called ``name``; options go to its constructor (``source=`` for gsm8k,
-    ``datasets=`` for reasoning-gym)."""
+    ``datasets=`` for reasoning-gym, ``source=``, ``sandbox_mode=``, ``limits=``, ``weights=`` for code)."""
     if name == "gsm8k":
         from rlswarm_core.training.tasks.gsm8k import Gsm8kTask
 
@@ -21,6 +21,10 @@ def get_task_family(name: str, **options: Any) -> TaskFamily:
         from rlswarm_core.training.tasks.reasoning_gym import ReasoningGymTask
 
         return ReasoningGymTask(**options)
+    if name == "code":
+        from rlswarm_core.training.tasks.code import CodeTask
+
+        return CodeTask(**options)
     raise ConfigError(f"unknown task family {name!r}", f"use one of: {', '.join(FAMILIES)}")
 
 
