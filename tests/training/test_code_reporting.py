@@ -7,7 +7,6 @@ import time
 
 from rich.console import Console
 
-from rlswarm_cli.commands.rewards_cmd import render
 from rlswarm_cli.event_lines import describe
 from rlswarm_cli.panel import render_panel
 from rlswarm_core.hub.model_card import CardInfo, render_model_card
@@ -53,7 +52,7 @@ def test_panel_shows_pass_at_1_for_code_only() -> None:
     assert "pass@1" not in _text(render_panel(plain, stage_count=1))
 
 
-def test_rewards_read_pass_at_1_from_the_journal() -> None:
+def test_rewards_read_pass_at_1_from_the_journal(cli) -> None:
     identity = create_identity(app_paths().identities / "coder.pem")
     path = app_paths().instances / "coder" / "events.jsonl"
     journal = EventJournal(path)
@@ -68,12 +67,15 @@ def test_rewards_read_pass_at_1_from_the_journal() -> None:
     data = snapshot([summary])
     assert [s["pass_at_1"] for s in data["nodes"][0]["stages"]] == [0.25, 0.75]
     assert data["nodes"][0]["pass_at_1"] == 0.75
-    table = _text(render(data, "local"), width=140)
-    assert "pass@1" in table and "75.0%" in table
+    table = cli("rewards", env={"COLUMNS": "140"})
+    assert table.exit_code == 0, table.stderr
+    assert "pass@1" in table.stdout and "75.0%" in table.stdout
     # a node of another family: no pass@1 column at all
-    for node in data["nodes"]:
-        node["pass_at_1"] = None
-    assert "pass@1" not in _text(render(data, "local"), width=140)
+    other = app_paths().instances / "plain" / "events.jsonl"
+    journal = EventJournal(other)
+    journal(_stage(0, None))
+    journal.close()
+    assert "pass@1" not in cli("rewards", "--instance", "plain", env={"COLUMNS": "140"}).stdout
 
 
 def test_model_card_reports_pass_at_1() -> None:
