@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_keyring", "tests.fixtures_chain"]
+pytest_plugins = ["tests.fixtures_keyring", "tests.fixtures_chain", "tests.fixtures_disk"]
 
 _SECRET_VARS = (
     "HF_TOKEN",

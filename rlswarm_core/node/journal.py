@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.hub import events as _hub_events  # noqa: F401 - registers the push events' kinds
-from rlswarm_core.node.appender import MAX_PENDING, LineAppender, Outage, Recovery
+from rlswarm_core.node.appender import MAX_PENDING, RETRY_S, LineAppender, Outage, Recovery
 from rlswarm_core.node.events import JournalRecovered, JournalRepaired, JournalWriteFailed
 from rlswarm_core.secrets.redact import redact
 from rlswarm_core.swarm.events import Event
@@ -124,9 +124,9 @@ def repair_torn_tail(path: Path) -> int:
 class EventJournal:
     """A subscriber that appends every event to ``path``; see the module docstring for failures."""
 
-    def __init__(self, path: Path, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, path: Path, max_pending: int = MAX_PENDING, retry_s: float = RETRY_S) -> None:
         self.path = Path(path)
-        self._file = LineAppender(self.path, max_pending=max_pending)
+        self._file = LineAppender(self.path, max_pending=max_pending, retry_s=retry_s)
         self._report: Callable[[Event], None] | None = None
         self.removed_bytes = 0
         try:
