@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -21,8 +22,12 @@ from rlswarm_core.chain.reader import CoordinatorReader
 
 pytestmark = pytest.mark.slow
 
-# The devnet group on a root command, as the CLI's main module mounts it.
+# The devnet group on a root command, as the CLI's main module mounts it. The command runs as if in the
+# foreground of a terminal, where Ctrl-C reaches it: a suite started with SIGINT ignored (a shell's
+# background job) would otherwise pass the ignore on, and no Ctrl-C could stop the command.
 _ENTRY = (
+    "import signal\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     "import typer\n"
     "from rlswarm_cli.app import RootGroup\n"
     "from rlswarm_cli.commands import devnet_cmd\n"
@@ -69,14 +74,27 @@ def _read_json(lines: queue.Queue[str], timeout_s: float = 60) -> dict[str, Any]
     raise AssertionError(f"no JSON from the command within {timeout_s}s: {text!r}")
 
 
+def _kill_tree(proc: subprocess.Popen[str] | None) -> None:
+    """SIGKILL the command and whatever it started (anvil), so a failed test leaves nothing behind."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        family = [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]
+    except psutil.NoSuchProcess:
+        family = []
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(family, timeout=10)
+    proc.wait()
+
+
 def _interrupt(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGINT)
     try:
         return proc.wait(timeout=20)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill_tree(proc)
 
 
 def test_devnet_up_and_proxy_run_until_interrupted(rlswarm_home: Path) -> None:
@@ -103,10 +121,8 @@ def test_devnet_up_and_proxy_run_until_interrupted(rlswarm_home: Path) -> None:
         )
         assert not (rlswarm_home / "state" / "devnet.json").exists()
     finally:
-        for proc in (up, proxy):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        for proc in (proxy, up):
+            _kill_tree(proc)
 
 
 def test_devnet_proxy_without_a_devnet_says_how_to_start_one() -> None:
@@ -161,6 +177,4 @@ def test_devnet_up_stopped_by_sigterm_takes_anvil_with_it(rlswarm_home: Path) ->
         assert not psutil.pid_exists(anvil_pid) or psutil.Process(anvil_pid).status() == "zombie"
         assert not (rlswarm_home / "state" / "devnet.json").exists()
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
+        _kill_tree(up)
