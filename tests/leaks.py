@@ -29,9 +29,10 @@ MARKER = "PYTEST_RLSWARM_SESSION"
 SOCKET_GLOB = "hivemind-*"
 SOCKET_DIR = Path("/tmp")
 WATCH_INTERVAL_S = 0.5
-# shared servers a test may start but that outlive it by design (tmux's server exits with its last
-# session, and other test sessions may have sessions on it)
-_SHARED = frozenset({"tmux", "tmux: server"})
+# helpers that outlive a test by design and end on their own: tmux's server exits with its last session
+# (other test sessions may have sessions on it); torch's shared-memory manager exits with its last
+# client, which may be this session's own process (a leaked client shows up by itself)
+_SELF_ENDING = frozenset({"tmux", "tmux: server", "torch_shm_manager"})
 
 
 def _marker_of(proc: psutil.Process) -> str | None:
@@ -118,7 +119,7 @@ def _our_processes(token: str) -> list[psutil.Process]:
     alive = []
     for proc in found.values():
         with contextlib.suppress(psutil.Error):
-            if proc.status() != psutil.STATUS_ZOMBIE and proc.name() not in _SHARED:
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.name() not in _SELF_ENDING:
                 alive.append(proc)
     return alive
 
