@@ -142,7 +142,7 @@ def _intact_hint(damaged: Checkpoint) -> str:
     ]
     if not others:
         return "no other checkpoint is intact; let the node save a new round, then push again"
-    return f"push another round with --round N (intact by size: {', '.join(others)})"
+    return f"rounds whose files are all there: {', '.join(others)}; push one with --round N"
 
 
 def build_upload_plan(checkpoint: Checkpoint, optimizer: str = "none") -> UploadPlan:

@@ -274,7 +274,7 @@ def test_a_damaged_checkpoint_is_refused_naming_the_file(
         line = one_line_error(invoke(*args))
         assert "refusing to push the damaged checkpoint of round 2" in line and str(weights) in line
         assert {"truncated": "is truncated", "emptied": "is empty", "deleted": "is missing"}[how] in line
-        assert "push another round with --round N (intact by size: 1)" in line
+        assert "(rounds whose files are all there: 1; push one with --round N)" in line
     assert fake_hub.state.count("create") == 0 and fake_hub.state.commits == []  # nothing was uploaded
 
     pushed = invoke("--json", "push-hub", "--round", "1", "--endpoint", fake_hub.url)

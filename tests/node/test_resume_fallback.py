@@ -55,7 +55,7 @@ def test_restart_falls_back_to_the_newest_intact_checkpoint(
     assert refused.returncode == 1 and refused.stdout == ""
     (line,) = refused.stderr.strip().splitlines()
     assert line.startswith("error: refusing to push the damaged checkpoint of round 1: ")
-    assert f"{weights} {problem}" in line and "(intact by size: 0)" in line
+    assert f"{weights} {problem}" in line and "(rounds whose files are all there: 0;" in line
 
     node = NodeProcess(f"restart-{how}", home, [*ARGS, "--max-rounds", "3"])
     try:
