@@ -37,6 +37,8 @@ OPTIMIZER_FILE = "optimizer.pt"
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 # How a full disk reads when it reaches us through safetensors (Rust) or torch (C++) instead of an OSError.
 _DISK_FULL_TEXT = ("no space left on device", "os error 28", "disk quota exceeded", "file too large")
+# Less free space than this after a failed write means the disk filled up, whatever the error said.
+_NO_ROOM_BYTES = 1 << 20
 T = TypeVar("T")
 
 # How checkpoints are ranked for "best": the documented metric is the round's total reward, then
@@ -97,6 +99,13 @@ def _is_disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _no_room(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < _NO_ROOM_BYTES
+    except OSError:
+        return False
 
 
 def best_key(record: CheckpointRecord, metric: str = "reward") -> tuple[float, float, int]:
@@ -199,8 +208,10 @@ class CheckpointStore:
                 os.replace(tmp, final)
             _fsync_dir(self.root)
         except Exception as exc:  # any failure of the writers is a failed checkpoint, not a crash
+            # measured before the partial folder is removed: torch reports a full disk only as a failed write
+            full = _is_disk_full(exc) or _no_room(self.root)
             shutil.rmtree(tmp, ignore_errors=True)
-            raise self._save_error(record.round, exc) from None
+            raise self._save_error(record.round, exc, full) from None
         # The checkpoint is complete from here on; a full disk can still refuse the index line, which only
         # the model card's history reads.
         with contextlib.suppress(OSError):
@@ -208,10 +219,10 @@ class CheckpointStore:
         self.prune()
         return Checkpoint(path=final, record=record)
 
-    def _save_error(self, round_: int, exc: BaseException) -> CheckpointError:
+    def _save_error(self, round_: int, exc: BaseException, disk_full: bool) -> CheckpointError:
         previous = self.latest()
         kept = f"round {previous.round} at {previous.path} is intact" if previous else "no earlier checkpoint"
-        if _is_disk_full(exc):
+        if disk_full:
             return CheckpointError(
                 f"disk full while writing the checkpoint for round {round_} in {self.root}; {kept}",
                 "free some space or lower checkpoints_keep; training goes on from memory",

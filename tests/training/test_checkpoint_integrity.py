@@ -169,6 +169,23 @@ def test_a_real_full_disk_during_a_safetensors_write_is_a_checkpoint_error(
     assert not list(store.root.glob(".tmp-*"))
 
 
+def test_a_real_full_disk_during_a_torch_save_is_named_as_such(small_disk, tiny_model: Path) -> None:
+    """torch says only "unexpected pos …" when the disk fills; the free space tells what happened."""
+    import torch
+
+    disk = small_disk("2m")
+    store = CheckpointStore(disk.path / "ckpt")
+    _save(store, tiny_model, 0)
+
+    def write(folder: Path) -> None:
+        _copy_model(tiny_model)(folder)
+        torch.save({"state": torch.zeros(1024, 1024)}, folder / "optimizer.pt")  # 4 MB
+
+    with pytest.raises(CheckpointError, match="disk full while writing the checkpoint for round 1"):
+        store.save(CheckpointRecord(round=1, peer_id="QmIntegrity"), write)
+    assert not list(store.root.glob(".tmp-*")) and [c.round for c in store.list()] == [0]
+
+
 def test_a_torn_index_line_does_not_swallow_the_next_record(tmp_path: Path, tiny_model: Path) -> None:
     store = CheckpointStore(tmp_path)
     _save(store, tiny_model, 0)
