@@ -39,7 +39,8 @@ def rlswarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-_LEAK_WATCH = pytest.StashKey[leaks.Watch]()
+# the session's watcher of leftovers (see tests/leaks.py)
+_watch: leaks.Watch | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,11 +53,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_LEAK_WATCH] = leaks.Watch()
+    global _watch
+    _watch = leaks.Watch()
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    watch = _watch
+    if watch is not None:
+        watch.current_test = nodeid
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    watch = session.config.stash.get(_LEAK_WATCH, None)
+    watch = _watch
     if watch is None:
         return
     found = leaks.find_leftovers(watch, grace_s=session.config.getoption("--leak-grace"))

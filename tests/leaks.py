@@ -56,7 +56,8 @@ class Watch:
         self.token = uuid.uuid4().hex
         os.environ[MARKER] = self.token
         self.sockets_before = frozenset(SOCKET_DIR.glob(SOCKET_GLOB))
-        self.ours: set[Path] = set()
+        self.ours: dict[Path, str] = {}  # socket -> the test running when its daemon was first seen
+        self.current_test = "session start"
         self.foreign: set[Path] = set()
         self.foreign_daemons = False
         self._seen: set[int] = set()
@@ -76,8 +77,10 @@ class Watch:
             mine = _marker_of(proc) == self.token
             if not mine:
                 self.foreign_daemons = True
-            if listen is not None:
-                (self.ours if mine else self.foreign).add(listen)
+            if listen is not None and mine:
+                self.ours.setdefault(listen, self.current_test)
+            elif listen is not None:
+                self.foreign.add(listen)
 
     def _run(self) -> None:
         while not self._stop.wait(WATCH_INTERVAL_S):
@@ -94,7 +97,7 @@ class Watch:
 @dataclass
 class Leftovers:
     processes: list[psutil.Process] = field(default_factory=list)
-    sockets: list[Path] = field(default_factory=list)
+    sockets: dict[Path, str] = field(default_factory=dict)  # socket -> where it came from
     unclear: list[Path] = field(default_factory=list)  # dead sockets that may be another session's
 
     def __bool__(self) -> bool:
@@ -106,7 +109,7 @@ class Leftovers:
             with contextlib.suppress(psutil.Error):
                 cmd = " ".join(proc.cmdline())[:200] or proc.name()
                 lines.append(f"process {proc.pid} ({proc.name()}): {cmd}")
-        lines += [f"socket {path} (nobody listens on it)" for path in self.sockets]
+        lines += [f"socket {path} (nobody listens on it; {origin})" for path, origin in self.sockets.items()]
         return lines
 
 
@@ -142,8 +145,10 @@ def _look_once(watch: Watch) -> Leftovers:
     for path in sorted(SOCKET_DIR.glob(SOCKET_GLOB)):
         if path in watch.sockets_before or str(path) in bound or path in watch.foreign:
             continue
-        if path in watch.ours or not watch.foreign_daemons:
-            found.sockets.append(path)
+        if path in watch.ours:
+            found.sockets[path] = f"its p2pd started during {watch.ours[path]}"
+        elif not watch.foreign_daemons:
+            found.sockets[path] = "no other session's p2pd ran meanwhile"
         else:
             found.unclear.append(path)
     return found
