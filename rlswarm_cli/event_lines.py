@@ -37,8 +37,15 @@ def describe(event: Any) -> str | None:
         return f"round {event.round} done: reward {event.reward:.3f}{_pass_at_1(event)}, vote {vote}"
     if kind == "CheckpointSaved":
         return f"checkpoint for round {event.round}: {event.path}"
-    if kind in ("CheckpointFailed", "SwarmErrorEvent"):
+    if kind in ("CheckpointFailed", "SwarmErrorEvent", "JournalWriteFailed"):
         return f"warning: {getattr(event, 'message', '')}"
+    if kind == "CheckpointSkipped":
+        return f"warning: skipped the damaged checkpoint of round {event.round}: {event.reason}"
+    if kind == "JournalRecovered":
+        lost = f"; {event.dropped} older event(s) did not fit in memory" if event.dropped else ""
+        return f"event journal writable again: {event.written} held event(s) written{lost}"
+    if kind == "JournalRepaired":
+        return f"event journal {event.path}: removed a torn last line ({event.removed_bytes} bytes)"
     if kind == "PushDone":
         return f"pushed round {event.round} to {event.url} ({event.files} files)"
     if kind == "PushFailed":

@@ -30,8 +30,9 @@ if [ -f package.json ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
   echo "== installing npm packages (solc, anvil)"
-  # npm install rather than npm ci: the lock holds only the platform anvil binary that was resolvable.
-  npm install --no-audit --no-fund --loglevel=error
+  # npm ci installs exactly what package-lock.json pins (it lists anvil's binary package for every
+  # platform) and never rewrites the lock.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

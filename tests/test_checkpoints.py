@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -104,23 +101,8 @@ def test_corrupt_record_is_skipped_not_fatal(tmp_path: Path) -> None:
     assert [r.round for r in store.history()] == [1]
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs), so a write fails with ENOSPC exactly as on a full disk."""
-    mount_point = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the full-disk test (needs root): {done.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def test_full_disk_is_a_clear_error_and_keeps_previous(tiny_disk: Path) -> None:
+def test_full_disk_is_a_clear_error_and_keeps_previous(small_disk) -> None:
+    tiny_disk = small_disk("2m").path
     store = CheckpointStore(tiny_disk / "ckpt", keep=3)
     store.save(_record(1, reward=1.0), _writer(size=512 * 1024))
     with pytest.raises(CheckpointError) as info:

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import EXIT_INTERRUPTED, JsonOpt, output
+from rlswarm_cli.app import EXIT_INTERRUPTED, output
+from rlswarm_cli.options import JsonOpt
 
 Role = Annotated[
     str | None,
@@ -99,7 +100,7 @@ def join(
     paths = app_paths().ensure()
     bus = EventBus()
     journal = EventJournal(paths.instances / instance / "events.jsonl")
-    bus.subscribe(journal)
+    journal.attach(bus)
     display = _Display(out, paths.logs / f"{instance}.log")
     bus.subscribe(display)
     metrics = None
@@ -235,12 +236,13 @@ class _Display:
     plain lines always go to the instance's log file too."""
 
     def __init__(self, out: Any, log_path: Path) -> None:
+        from rlswarm_core.node.appender import LineAppender
         from rlswarm_core.node.view import NodeView
 
         self.out = out
         self.view = NodeView()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        # never raises: a full disk must cost log lines (kept until it frees), not the node or the display
+        self.log = LineAppender(log_path)
         self.live: Any = None
         self.interactive = not out.json_mode and not out.quiet and sys.stdout.isatty()
 
@@ -253,9 +255,8 @@ class _Display:
 
         self.view.apply(event)
         line = stamped(event)
-        if line is not None and not self.log.closed:
-            self.log.write(redact(line) + "\n")
-            self.log.flush()
+        if line is not None:
+            self.log.write((redact(line) + "\n").encode())
         if self.out.json_mode:
             sys.stdout.write(redact(json.dumps(event_to_dict(event), default=str)) + "\n")
             sys.stdout.flush()

@@ -1,7 +1,9 @@
 """The upload plan for one checkpoint: which files go to the repository, from where, and how big.
 
 Files are uploaded straight from the checkpoint folder; only consolidated shards are written to a
-temporary folder, which the plan removes when it is closed.
+temporary folder, which the plan removes when it is closed. A checkpoint is verified first (its manifest,
+or its structure when it predates manifests, see :mod:`rlswarm_core.training.integrity`): a damaged one is
+refused with the file at fault named, so a truncated model never reaches the Hub.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Literal
 
 from rlswarm_core.hub import shards
 from rlswarm_core.hub.errors import HubPushError
-from rlswarm_core.training.checkpoints import OPTIMIZER_FILE, Checkpoint
+from rlswarm_core.training.checkpoints import OPTIMIZER_FILE, Checkpoint, CheckpointStore
+from rlswarm_core.training.integrity import verify_folder
 
 OptimizerMode = Literal["none", "full"]
 OPTIMIZER_MODES: tuple[str, ...] = ("none", "full")
@@ -130,6 +133,18 @@ def _optimizer(plan: UploadPlan, folder: Path) -> UploadFile:
     )
 
 
+def _intact_hint(damaged: Checkpoint) -> str:
+    """Which other rounds could be pushed instead (by a size check against their manifests)."""
+    others = [
+        str(c.round)
+        for c in CheckpointStore(damaged.path.parent).list()
+        if c.path != damaged.path and verify_folder(c.path, full=False).ok
+    ]
+    if not others:
+        return "no other checkpoint is intact; let the node save a new round, then push again"
+    return f"rounds whose files are all there: {', '.join(others)}; push one with --round N"
+
+
 def build_upload_plan(checkpoint: Checkpoint, optimizer: str = "none") -> UploadPlan:
     """Config, weights (consolidated when sharded per rank), tokenizer and, with ``full``, the optimizer."""
     if optimizer not in OPTIMIZER_MODES:
@@ -139,6 +154,12 @@ def build_upload_plan(checkpoint: Checkpoint, optimizer: str = "none") -> Upload
     folder = checkpoint.path
     if not folder.is_dir():
         raise HubPushError(f"checkpoint folder {folder} is gone", "it was pruned; pick another round")
+    verdict = verify_folder(folder)
+    if not verdict.ok:
+        raise HubPushError(
+            f"refusing to push the damaged checkpoint of round {checkpoint.round}: {verdict.problem}",
+            _intact_hint(checkpoint),
+        )
     # veRL keeps config and tokenizer in a huggingface/ subfolder next to the rank shards
     meta_folders = [folder, folder / shards.HF_SUBFOLDER]
     plan = UploadPlan(checkpoint)

@@ -21,6 +21,7 @@ from rlswarm_core.node.events import (
     ChainSubmitted,
     CheckpointFailed,
     CheckpointSaved,
+    CheckpointSkipped,
     NodeStarted,
     NodeStopped,
     Resumed,
@@ -161,8 +162,13 @@ class Node:
     def __init__(
         self, config: NodeConfig, events: EventBus | None = None, paths: AppPaths | None = None
     ) -> None:
+        from rlswarm_core.training.hub_env import apply_hub_environment
+
         self.config = config
         self.settings = config.settings
+        # telemetry off (and the Hub client offline for a local model) before anything imports the Hub
+        # client, which reads these once
+        apply_hub_environment(self.settings)
         self.events = events or EventBus()
         self.paths = (paths or app_paths()).ensure()
         self.identity = load_identity(config.identity_path)
@@ -214,6 +220,16 @@ class Node:
         return load_model(spec, self.settings.device, self.settings.dtype, seed=self.config.seed)
 
     # -- the run -----------------------------------------------------------------------------------
+    def _resume(self, store: Any) -> tuple[Any, Any]:
+        """The newest intact checkpoint and its loaded model (the base model when none is usable); each
+        damaged checkpoint passed over is reported with the file at fault."""
+
+        def skipped(round_: int, path: Path, reason: str) -> None:
+            self.events.emit(CheckpointSkipped(round=round_, path=str(path), reason=reason))
+
+        found = store.resume(self._load_model, skipped)
+        return found if found is not None else (None, self._load_model(None))
+
     def run(self, stop: threading.Event | None = None) -> NodeSummary:
         from rlswarm_core.swarm.coordinator import DHTCoordinator
         from rlswarm_core.swarm.dht import DHTOptions, start_node
@@ -225,12 +241,11 @@ class Node:
         stop = stop or threading.Event()
         self._apply_process_settings()
         store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
-        latest = store.latest()
         # The task first: a missing data source or sandbox stops the node before the model loads.
         factory = self.config.pipeline_factory or make_pipeline
         pipeline = factory(self.settings, self.peer_id)
         # Load the model before joining, so a slow first load does not hold a stage open.
-        loaded = self._load_model(latest)
+        latest, loaded = self._resume(store)
         freeze_startup_heap()
         options = DHTOptions.from_settings(
             self.settings,

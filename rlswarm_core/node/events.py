@@ -75,6 +75,15 @@ class CheckpointFailed(Event):
 
 
 @dataclass(frozen=True)
+class CheckpointSkipped(Event):
+    """A resuming node passed over a damaged checkpoint (left on disk) for an older intact one."""
+
+    round: int
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ChainSubmitted(Event):
     what: str  # "reward" | "winners"
     round: int
@@ -87,3 +96,31 @@ class ChainSubmitted(Event):
 class NodeStopped(Event):
     reason: str
     rounds: int
+
+
+@dataclass(frozen=True)
+class JournalRepaired(Event):
+    """The journal ended in a torn line (a crash mid-write); the fragment was cut off before appending."""
+
+    path: str
+    removed_bytes: int
+
+
+@dataclass(frozen=True)
+class JournalWriteFailed(Event):
+    """The journal cannot be written (a full disk, say). Emitted once when it starts failing, with events
+    kept in memory meanwhile; and once more at shutdown if ``unwritten`` events could never be written."""
+
+    path: str
+    message: str
+    unwritten: int = 0
+
+
+@dataclass(frozen=True)
+class JournalRecovered(Event):
+    """The journal could be written again; ``written`` events kept in memory went in, ``dropped`` did not
+    fit the memory buffer and are missing from it."""
+
+    path: str
+    written: int
+    dropped: int = 0

@@ -2,11 +2,13 @@
 
 Reading must stay fast with long journals: only the few event kinds that matter are decoded, and the
 many per-step events are skipped by a substring test before any JSON parsing.
+
+A decoded line that is not a whole event (torn by a crash, or valid JSON missing a field its kind
+requires) is skipped and counted in ``skipped_lines``, and ``rewards`` says so.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.errors import RlswarmError
-from rlswarm_core.node.journal import JOURNAL_NAME
+from rlswarm_core.node.journal import JOURNAL_NAME, parse_line
 from rlswarm_core.rewards.sparkline import sparkline
 from rlswarm_core.system.paths import app_paths
 
@@ -68,6 +70,7 @@ class Rewards:
     started_at: float | None = None
     last_event_at: float | None = None
     warning: str | None = None
+    skipped_lines: int = 0
 
     @property
     def history(self) -> list[float]:
@@ -93,9 +96,16 @@ def _line_at(text: str, pos: int) -> str:
     return text[text.rfind("\n", 0, pos) + 1 : (text.find("\n", pos) + 1 or len(text) + 1) - 1]
 
 
-def _last_line_of(text: str, kind: str) -> str | None:
-    pos = text.rfind(f'"kind": "{kind}"')
-    return _line_at(text, pos) if pos >= 0 else None
+def _last_event_of(text: str, kind: str, result: Rewards) -> dict[str, Any] | None:
+    """The last whole event of ``kind``; incomplete ones after it are skipped and counted."""
+    end = len(text)
+    while (pos := text.rfind(f'"kind": "{kind}"', 0, end)) >= 0:
+        event = parse_line(_line_at(text, pos))
+        if event is not None:
+            return event
+        result.skipped_lines += 1
+        end = pos
+    return None
 
 
 def read_summary(journal: Path, name: str) -> Rewards:
@@ -112,21 +122,21 @@ def read_summary(journal: Path, name: str) -> Rewards:
     except FileNotFoundError:
         return result
     for match in _DECODED_RE.finditer(text):
-        try:
-            event = json.loads(_line_at(text, match.start()))
-        except ValueError:
-            continue
+        event = parse_line(_line_at(text, match.start()))
         kind = match.group(0)[9:-1]
-        _apply(result, kind, event, per_stage)
+        if event is None or event["kind"] != kind:
+            result.skipped_lines += 1
+            continue
+        try:
+            _apply(result, kind, event, per_stage)
+        except (TypeError, ValueError):  # a field of the wrong type: as good as missing
+            result.skipped_lines += 1
+            continue
         if kind in ("NodeStarted", "NodeStopped"):
             lifecycle = kind
     for kind in _LAST_ONLY:
-        line = _last_line_of(text, kind)
-        if line is None:
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
+        event = _last_event_of(text, kind, result)
+        if event is None:
             continue
         if kind == "StepDone":
             result.tokens_per_second = float(event.get("tokens_per_second") or 0)
@@ -138,10 +148,10 @@ def read_summary(journal: Path, name: str) -> Rewards:
             result.leaderboard_size = len(top)
             result.rank = top.index(result.peer_id) + 1 if result.peer_id in top else None
     last = text.rstrip("\n").rsplit("\n", 1)[-1]
-    try:
-        result.last_event_at = float(json.loads(last).get("at") or 0) or None
-    except (ValueError, AttributeError):
-        result.last_event_at = None
+    tail = parse_line(last) if last.strip() else None
+    if tail is None and last.strip() and not any(f'"kind": "{k}"' in last for k in _DECODED | _LAST_ONLY):
+        result.skipped_lines += 1  # a torn last line of a kind the loops above do not read
+    result.last_event_at = (float(tail["at"]) or None) if tail is not None else None
     result.stages = sorted(per_stage.values(), key=lambda s: (s.round, s.stage))
     result.total = round(sum(s.reward for s in result.stages), 6)
     result.running = lifecycle == "NodeStarted"
@@ -271,5 +281,11 @@ def snapshot(results: list[Rewards]) -> dict[str, Any]:
         "at": time.time(),
         "nodes": [r.to_dict() for r in results],
         "total": round(sum(r.total for r in results), 6),
-        "warnings": [r.warning for r in results if r.warning],
+        "warnings": [r.warning for r in results if r.warning]
+        + [
+            f"{r.name}: skipped {r.skipped_lines} incomplete line(s) of its event journal "
+            "(torn by a crash or a full disk)"
+            for r in results
+            if r.skipped_lines
+        ],
     }

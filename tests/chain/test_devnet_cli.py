@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -22,6 +23,12 @@ from rlswarm_core.chain.reader import CoordinatorReader
 pytestmark = pytest.mark.slow
 
 
+def _as_in_a_terminal() -> None:
+    """The command runs as if in the foreground of a terminal, where Ctrl-C reaches it: a suite started
+    with SIGINT ignored (a shell's background job) would otherwise pass the ignore on through exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlswarm_cli.main", "devnet", *args],
@@ -29,6 +36,7 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
         stderr=subprocess.STDOUT,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
+        preexec_fn=_as_in_a_terminal,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -57,14 +65,27 @@ def _read_json(lines: queue.Queue[str], timeout_s: float = 60) -> dict[str, Any]
     raise AssertionError(f"no JSON from the command within {timeout_s}s: {text!r}")
 
 
+def _kill_tree(proc: subprocess.Popen[str] | None) -> None:
+    """SIGKILL the command and whatever it started (anvil), so a failed test leaves nothing behind."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        family = [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]
+    except psutil.NoSuchProcess:
+        family = []
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(family, timeout=10)
+    proc.wait()
+
+
 def _interrupt(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGINT)
     try:
         return proc.wait(timeout=20)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill_tree(proc)
 
 
 def test_devnet_up_and_proxy_run_until_interrupted(rlswarm_home: Path) -> None:
@@ -91,10 +112,8 @@ def test_devnet_up_and_proxy_run_until_interrupted(rlswarm_home: Path) -> None:
         )
         assert not (rlswarm_home / "state" / "devnet.json").exists()
     finally:
-        for proc in (up, proxy):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        for proc in (proxy, up):
+            _kill_tree(proc)
 
 
 def test_devnet_proxy_without_a_devnet_says_how_to_start_one() -> None:
@@ -149,6 +168,4 @@ def test_devnet_up_stopped_by_sigterm_takes_anvil_with_it(rlswarm_home: Path) ->
         assert not psutil.pid_exists(anvil_pid) or psutil.Process(anvil_pid).status() == "zombie"
         assert not (rlswarm_home / "state" / "devnet.json").exists()
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
+        _kill_tree(up)

@@ -245,3 +245,33 @@ def test_all_instances_goes_on_after_one_failure(
     assert len(data["failed"]) == 1 and data["failed"][0].startswith("default: cannot create the repository")
     assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 2 pushes failed (default: ")
     assert len(fake_hub.state.commits) == 1
+
+
+@pytest.mark.parametrize("how", ["truncated", "emptied", "deleted"])
+def test_a_damaged_checkpoint_is_refused_naming_the_file(
+    fake_hub: FakeHub,
+    write_token: None,
+    make_instance: InstanceMaker,
+    tiny_model_dir: Path,
+    how: str,
+    cli: Cli,
+) -> None:
+    store = make_instance("default")
+    save_round(store, tiny_model_dir, 1, reward=1.0)
+    weights = save_round(store, tiny_model_dir, 2, reward=2.0).path / "model.safetensors"
+    if how == "deleted":
+        weights.unlink()
+    else:
+        data = weights.read_bytes()
+        weights.write_bytes(data[: len(data) // 2] if how == "truncated" else b"")
+
+    for args in (("push-hub", "--dry-run"), ("push-hub", "--endpoint", fake_hub.url)):
+        line = one_line_error(cli(*args))
+        assert "refusing to push the damaged checkpoint of round 2" in line and str(weights) in line
+        assert {"truncated": "is truncated", "emptied": "is empty", "deleted": "is missing"}[how] in line
+        assert "(rounds whose files are all there: 1; push one with --round N)" in line
+    assert fake_hub.state.count("create") == 0 and fake_hub.state.commits == []  # nothing was uploaded
+
+    pushed = cli("--json", "push-hub", "--round", "1", "--endpoint", fake_hub.url)
+    assert pushed.exit_code == 0, pushed.output
+    assert json.loads(pushed.stdout)["pushes"][0]["round"] == 1

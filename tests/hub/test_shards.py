@@ -61,12 +61,14 @@ def trained_state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _sharded_round(
     store: CheckpointStore, state: dict[str, Any], round_: int, ranks: range = range(WORLD)
 ) -> Path:
-    """A round folder as veRL writes it: rank shards, with config and tokenizer in huggingface/."""
+    """A round folder as veRL writes it: rank shards, with config and tokenizer in huggingface/. It is
+    assembled by hand, as an operator would, so it has no manifest and is checked by its structure."""
     import torch
 
     checkpoint = save_round(store, state["folder"], round_, reward=1.0, weights=False)
     meta = checkpoint.path / "huggingface"
     meta.mkdir()
+    (checkpoint.path / "manifest.json").unlink()
     for item in list(checkpoint.path.iterdir()):
         if item.is_file() and item.name != "record.json":
             shutil.move(str(item), meta / item.name)
@@ -141,18 +143,24 @@ def test_missing_rank_is_a_clear_error(make_instance: InstanceMaker, trained_sta
 def test_hugging_face_shards_are_uploaded_as_they_are(
     make_instance: InstanceMaker, trained_state: dict[str, Any]
 ) -> None:
+    import torch
+    from safetensors.torch import save as safetensors_bytes
+
     from rlswarm_core.hub.upload import build_upload_plan
 
     store = make_instance("default")
     shards = {
-        "model-00001-of-00002.safetensors": b"a",
-        "model-00002-of-00002.safetensors": b"b",
+        "model-00001-of-00002.safetensors": safetensors_bytes({"a": torch.zeros(2)}),
+        "model-00002-of-00002.safetensors": safetensors_bytes({"b": torch.ones(3)}),
         "model.safetensors.index.json": b"{}",
     }
     checkpoint = save_round(store, trained_state["folder"], 1, reward=1.0, weights=False, extra_files=shards)
     with build_upload_plan(checkpoint) as plan:
         assert set(shards) <= set(plan.names) and "model.safetensors" not in plan.names
     (checkpoint.path / "model.safetensors.index.json").unlink()
+    with pytest.raises(HubPushError, match=r"model\.safetensors\.index\.json is missing"):
+        build_upload_plan(checkpoint)  # the manifest notices first
+    (checkpoint.path / "manifest.json").unlink()  # a folder assembled by hand: checked by its layout
     with pytest.raises(HubPushError, match=r"no model\.safetensors\.index\.json"):
         build_upload_plan(checkpoint)
 
@@ -210,5 +218,8 @@ def test_adapter_only_checkpoint_uploads_the_adapter(
     with build_upload_plan(checkpoint) as plan:
         assert set(adapter) <= set(plan.names)
     (checkpoint.path / "adapter_model.safetensors").unlink()
+    with pytest.raises(HubPushError, match=r"adapter_model\.safetensors is missing"):
+        build_upload_plan(checkpoint)  # the manifest notices first
+    (checkpoint.path / "manifest.json").unlink()  # a folder assembled by hand: checked by its layout
     with pytest.raises(HubPushError, match="holds no model weights"):
         build_upload_plan(checkpoint)
