@@ -15,6 +15,7 @@ from rlswarm_cli.app import RootGroup
 from rlswarm_cli.commands import (
     completion_cmd,
     config_cmd,
+    dashboard_cmd,
     devnet_cmd,
     doctor_cmd,
     identity_cmd,
@@ -77,6 +78,7 @@ app.add_typer(instances_cmd.app, name="instances")
 app.command("rewards")(rewards_cmd.rewards)
 app.command("push-hub")(push_hub_cmd.push_hub)
 app.command("completion")(completion_cmd.completion)
+app.command("dashboard")(dashboard_cmd.dashboard)
 
 
 def run() -> None:
