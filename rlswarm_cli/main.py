@@ -13,6 +13,7 @@ import typer
 
 from rlswarm_cli.app import RootGroup
 from rlswarm_cli.commands import (
+    alerts_cmd,
     completion_cmd,
     config_cmd,
     dashboard_cmd,
@@ -79,6 +80,7 @@ app.command("rewards")(rewards_cmd.rewards)
 app.command("push-hub")(push_hub_cmd.push_hub)
 app.command("completion")(completion_cmd.completion)
 app.command("dashboard")(dashboard_cmd.dashboard)
+app.add_typer(alerts_cmd.app, name="alerts")
 
 
 def run() -> None:
