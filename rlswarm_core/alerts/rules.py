@@ -111,9 +111,12 @@ def chain_failing(status: InstanceStatus, count: int) -> Condition:
     )
 
 
-def memory(status: InstanceStatus, budget_gb: float | None) -> Condition:
+def memory(status: InstanceStatus, budget_gb: float | None) -> Condition | None:
+    """None while the node is not running: a crash must not read as "memory back within budget"."""
     rss = status.memory_rss_bytes
-    if budget_gb is None or rss is None or rss <= budget_gb * GIB:
+    if rss is None:
+        return None
+    if budget_gb is None or rss <= budget_gb * GIB:
         return Condition("memory", False, f"{status.name}: memory back within its budget")
     return Condition(
         "memory",
@@ -142,7 +145,8 @@ def disk(path: Path, min_free_percent: float) -> Condition:
 def evaluate(
     status: InstanceStatus, memo: Memo, rules: Rules, *, data_dir: Path, now: float | None = None
 ) -> list[Condition]:
-    """Every enabled rule's condition for this instance; ``memo`` is updated for the next poll."""
+    """Every enabled rule's condition for this instance, less those that cannot be known now (memory of a
+    node that is not running); ``memo`` is updated for the next poll."""
     now = time.time() if now is None else now
     if memo.restarts is not None and status.restarts > memo.restarts:
         memo.restart_times.extend([now] * (status.restarts - memo.restarts))
@@ -157,7 +161,8 @@ def evaluate(
     if rules.chain_failures > 0:
         found.append(chain_failing(status, rules.chain_failures))
     if rules.memory:
-        found.append(memory(status, rules.memory_budget_gb or status.memory_budget_gb))
+        within = memory(status, rules.memory_budget_gb or status.memory_budget_gb)
+        found += [within] if within is not None else []
     if rules.disk_min_free_percent > 0:
         found.append(disk(data_dir, rules.disk_min_free_percent))
     return found
