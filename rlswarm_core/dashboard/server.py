@@ -191,9 +191,9 @@ class DashboardServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         await self.collector.refresh()
-        runner = web.AppRunner(build_app(self.options, self.collector), access_log=None)
+        runner = web.AppRunner(build_app(self.options, self.collector), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.options.host, self.options.port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self.options.host, self.options.port)
         try:
             await site.start()
         except OSError as exc:
