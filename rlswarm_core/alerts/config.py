@@ -55,8 +55,9 @@ class Rules(BaseModel):
     stall_rounds: int = Field(3, ge=0, le=10_000)
     chain_failures: int = Field(3, ge=0, le=10)
     memory: bool = True
-    # None: each instance's own memory_budget_gb
-    memory_budget_gb: float | None = Field(None, gt=0)
+    # the node's whole resident memory (with its DHT process and p2pd) may not exceed this; None: each
+    # instance's own model budget plus the runtime overhead the planner sized it with
+    memory_limit_gb: float | None = Field(None, gt=0)
     disk_min_free_percent: float = Field(5.0, ge=0, lt=100)
 
 

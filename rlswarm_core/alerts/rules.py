@@ -111,18 +111,18 @@ def chain_failing(status: InstanceStatus, count: int) -> Condition:
     )
 
 
-def memory(status: InstanceStatus, budget_gb: float | None) -> Condition | None:
+def memory(status: InstanceStatus, limit_gb: float | None) -> Condition | None:
     """None while the node is not running: a crash must not read as "memory back within budget"."""
     rss = status.memory_rss_bytes
     if rss is None:
         return None
-    if budget_gb is None or rss <= budget_gb * GIB:
+    if limit_gb is None or rss <= limit_gb * GIB:
         return Condition("memory", False, f"{status.name}: memory back within its budget")
     return Condition(
         "memory",
         True,
         f"{status.name} uses more memory than its budget",
-        f"{rss / GIB:.2f} GiB resident (node, DHT and p2pd) against a budget of {budget_gb:g} GiB",
+        f"{rss / GIB:.2f} GiB resident (node, DHT and p2pd) against a limit of {limit_gb:g} GiB",
     )
 
 
@@ -161,7 +161,7 @@ def evaluate(
     if rules.chain_failures > 0:
         found.append(chain_failing(status, rules.chain_failures))
     if rules.memory:
-        within = memory(status, rules.memory_budget_gb or status.memory_budget_gb)
+        within = memory(status, rules.memory_limit_gb or status.memory_limit_gb)
         found += [within] if within is not None else []
     if rules.disk_min_free_percent > 0:
         found.append(disk(data_dir, rules.disk_min_free_percent))

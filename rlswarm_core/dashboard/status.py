@@ -12,6 +12,7 @@ from typing import Any
 
 from rlswarm_core.dashboard.tail import last_events
 from rlswarm_core.errors import RlswarmError
+from rlswarm_core.instances.planner import OVERHEAD_GB
 from rlswarm_core.rewards.view import DEFAULT_STALE_ROUNDS, Rewards, read_summary, stale_warning
 
 GIB = 1024**3
@@ -44,6 +45,8 @@ class InstanceStatus:
     node_started_at: float | None = None
     memory_rss_bytes: int | None = None
     memory_budget_gb: float | None = None
+    # what the planner sized the instance for: its model budget plus the runtime's overhead
+    memory_limit_gb: float | None = None
     chain: list[dict[str, Any]] = field(default_factory=list)
     chain_counts: dict[str, int] = field(default_factory=dict)
     warning: str | None = None
@@ -92,6 +95,7 @@ def collect(
     from rlswarm_core.instances.state import liveness
 
     record = registry.load(name)
+    budget = _budget(record.settings)
     live = liveness(name)
     summary = summary if summary is not None else read_summary(record.journal, name)
     status = InstanceStatus(
@@ -115,7 +119,8 @@ def collect(
         stages_done=len(summary.stages),
         wins=summary.wins,
         node_started_at=summary.started_at,
-        memory_budget_gb=_budget(record.settings),
+        memory_budget_gb=budget,
+        memory_limit_gb=round(budget + OVERHEAD_GB, 3) if budget is not None else None,
         chain_counts=dict(summary.submissions),
     )
     if live.child_alive and live.child is not None:

@@ -60,7 +60,7 @@ def test_killed_node_is_reported_down_then_resolved_exactly_once(keyring_env: di
         assert added.exit_code == 0, added.stderr
         assert "keyring" in added.stdout
         rules = ["interval_s=0.3", "stall_rounds=0", "chain_failures=0", "disk_min_free_percent=0",
-                 "memory_budget_gb=0.001"]  # fmt: skip
+                 "memory_limit_gb=0.001"]  # fmt: skip
         set_rules = cli("alerts", "rules", *[a for r in rules for a in ("--set", r)])
         assert set_rules.exit_code == 0, set_rules.stderr
         listed = cli("alerts", "list", "--json")

@@ -49,7 +49,12 @@ class Page:
         deadline = time.monotonic() + timeout
         value = None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as exc:  # the page is still loading: its elements are not there yet
+                value = str(exc)[:300]
+                time.sleep(0.2)
+                continue
             if value:
                 return value
             time.sleep(0.2)

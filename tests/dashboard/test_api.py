@@ -63,7 +63,11 @@ def test_instances_rewards_and_leaderboard() -> None:
         assert (one["state"], one["running"], one["round"], one["stage"]) == ("stopped", False, 3, 2)
         assert (one["peers"], one["rank"], one["leaderboard_size"], one["stages_done"]) == (2, 1, 2, 12)
         assert one["rewards_total"] == 12.0 and one["last_reward"] == 1.0 and one["restarts"] == 0
-        assert one["memory_budget_gb"] == 1 and one["memory_rss_bytes"] is None
+        assert (
+            one["memory_budget_gb"] == 1
+            and one["memory_limit_gb"] == 1.75
+            and one["memory_rss_bytes"] is None
+        )
         assert one["last_chain"]["status"] == "sent" and one["chain_counts"] == {"sent": 4}
         assert rows["node-2"]["rewards_total"] == 12.0 and rows["node-2"]["stages_done"] == 6
 

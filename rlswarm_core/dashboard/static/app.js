@@ -41,7 +41,7 @@ function memory(status) {
   if (!status.memory_rss_bytes) return "-";
   const gib = status.memory_rss_bytes / 1024 ** 3;
   const text = gib >= 1 ? `${gib.toFixed(2)} GiB` : `${(status.memory_rss_bytes / 1024 ** 2).toFixed(0)} MiB`;
-  return status.memory_budget_gb ? `${text} / ${status.memory_budget_gb} GiB` : text;
+  return status.memory_limit_gb ? `${text} / ${status.memory_limit_gb} GiB` : text;
 }
 
 function fillBody(table, rows) {
