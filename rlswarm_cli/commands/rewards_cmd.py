@@ -46,6 +46,9 @@ def rewards(
     contract: Annotated[
         str | None, typer.Option("--contract", help="With --source chain: the coordinator contract.")
     ] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Chart one instance's reward per round in the terminal.")
+    ] = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Show rewards for every local instance (or one, or one peer); --watch refreshes in place."""
@@ -62,23 +65,29 @@ def rewards(
     def fetch() -> dict[str, Any]:
         return _fetch(source, instance, peer, stale_rounds, initial_peer, network, rpc_url, contract)
 
+    show = render
+    if plot:
+        from rlswarm_cli.commands.rewards_plot import plot_renderer
+
+        show = plot_renderer(instance, peer)
+
     if not watch:
         data = fetch()
-        out.emit(data, lambda console: console.print(render(data, source)))
+        out.emit(data, lambda console: console.print(show(data, source)))
         for warning in data["warnings"]:
             out.warn(warning)
         return
     from rich.live import Live
 
     refreshes = 0
-    with Live(render(fetch(), source), console=out.console, auto_refresh=False, transient=False) as live:
+    with Live(show(fetch(), source), console=out.console, auto_refresh=False, transient=False) as live:
         try:
             while True:
                 refreshes += 1
                 if times is not None and refreshes >= times:
                     break
                 time.sleep(interval)
-                live.update(render(fetch(), source), refresh=True)
+                live.update(show(fetch(), source), refresh=True)
         except KeyboardInterrupt:
             pass
 
