@@ -4,6 +4,10 @@ and what it refuses (other hosts, other methods, missing tokens). Real journals,
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +21,7 @@ from rlswarm_core.dashboard.leaderboard import ChainTarget
 from rlswarm_core.dashboard.server import DashboardServer
 from rlswarm_core.errors import ConfigError
 from rlswarm_core.instances import registry
-from tests.helpers import run_rlswarm
+from tests.helpers import REPO, run_rlswarm
 from tests.rewards.journals import write_journal
 
 
@@ -180,3 +184,26 @@ def test_chain_leaderboard_outage_is_a_warning() -> None:
         board = httpx.get(url + "api/leaderboard").json()
         assert board["entries"] == [] and "cannot reach the chain RPC endpoint" in board["warning"]
         assert httpx.get(url + "api/instances").status_code == 200
+
+
+def test_cli_on_another_address_generates_a_token_and_stops_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlswarm_cli.main", "dashboard", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("dashboard at http://127.0.0.1:") and "?token=" in line, line
+        link = line.split(" at ", 1)[1]
+        base, token = link.split("?token=")
+        assert len(token) >= 24
+        assert httpx.get(base + "api/instances").status_code == 401
+        assert (
+            httpx.get(base + "api/instances", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        )
+        assert token not in " ".join(proc.args)  # type: ignore[arg-type]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "dashboard stopped" in err
