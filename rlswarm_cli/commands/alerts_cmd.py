@@ -37,7 +37,7 @@ def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     for name, entry in current["deliveries"].items():
         if entry.get("last_error"):
             lines.append(f"warning: last delivery to {name} failed: {entry['last_error']}")
-    lines.append("rules: " + ", ".join(f"{k}={v}" for k, v in config.rules.model_dump().items()))
+    lines += ["rules:", *(f"  {k}: {v}" for k, v in config.rules.model_dump().items())]
     lines += [f"active: {key}: {entry.get('detail', '')}" for key, entry in current["active"].items()]
     out.emit(data, "\n".join(lines))
 

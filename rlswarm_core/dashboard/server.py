@@ -23,6 +23,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -199,7 +200,8 @@ class DashboardServer:
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(
-                f"cannot serve the dashboard on {self.options.host}:{self.options.port}: {exc.strerror}",
+                f"cannot serve the dashboard on {self.options.host}:{self.options.port}: "
+                f"{os.strerror(exc.errno) if exc.errno else exc}",
                 "choose another --port",
             ) from None
         server = getattr(site, "_server", None)
