@@ -56,6 +56,16 @@ def collect_instances_and_rewards(options: DashboardOptions) -> tuple[dict[str, 
     return instances, rewards
 
 
+def fill_ranks(instances: list[dict[str, Any]], board: dict[str, Any]) -> None:
+    """Rank each instance on the newest board any local node journaled: a node that has not journaled
+    a board itself (or an older one) still shows where the swarm places it now."""
+    entries = board.get("entries") or []
+    ranks = {e["peer_id"]: e["rank"] for e in entries}
+    for item in instances:
+        if item.get("peer_id") in ranks:
+            item["rank"], item["leaderboard_size"] = ranks[item["peer_id"]], len(entries)
+
+
 class ChainBoardCache:
     def __init__(self, options: DashboardOptions) -> None:
         self.options = options
@@ -84,6 +94,8 @@ class Collector:
     def gather(self) -> dict[str, Any]:
         instances, rewards = collect_instances_and_rewards(self.options)
         board = self._chain.get() if self._chain is not None else boards.dht_leaderboard()
+        if board.get("source") == "dht":
+            fill_ranks(instances["instances"], board)
         return {"instances": instances, "rewards": rewards, "leaderboard": board}
 
     async def refresh(self) -> None:

@@ -41,10 +41,12 @@ def two_instances() -> dict[str, str]:
         record = registry.create(
             name, profile="local-tiny", port=41000 + index, threads=1, memory_budget_gb=1
         )
+        peers[name] = record.peer_id
+    for index, name in enumerate(("node-1", "node-2")):
         # node-2 joined later: two rounds fewer, and a different reward per stage
         rewards = {(r, s): 1.0 + index for r in range(4) for s in range(3)}
-        write_journal(name, 4 - 2 * index, rewards=rewards, others=("QmOther",))
-        peers[name] = record.peer_id
+        other = peers["node-2" if name == "node-1" else "node-1"]
+        write_journal(name, 4 - 2 * index, rewards=rewards, others=(other, "QmOther"))
     return peers
 
 
@@ -65,7 +67,7 @@ def test_instances_rewards_and_leaderboard() -> None:
         assert set(rows) == {"node-1", "node-2"}
         one = rows["node-1"]
         assert (one["state"], one["running"], one["round"], one["stage"]) == ("stopped", False, 3, 2)
-        assert (one["peers"], one["rank"], one["leaderboard_size"], one["stages_done"]) == (2, 1, 2, 12)
+        assert (one["peers"], one["rank"], one["leaderboard_size"], one["stages_done"]) == (3, 1, 3, 12)
         assert one["rewards_total"] == 12.0 and one["last_reward"] == 1.0 and one["restarts"] == 0
         assert (
             one["memory_budget_gb"] == 1
@@ -74,6 +76,8 @@ def test_instances_rewards_and_leaderboard() -> None:
         )
         assert one["last_chain"]["status"] == "sent" and one["chain_counts"] == {"sent": 4}
         assert rows["node-2"]["rewards_total"] == 12.0 and rows["node-2"]["stages_done"] == 6
+        # node-2 journaled only an older board; the newest one (node-1's) places it second
+        assert (rows["node-2"]["rank"], rows["node-2"]["leaderboard_size"]) == (2, 3)
 
         rewards = httpx.get(url + "api/rewards").json()
         series = {s["name"]: s for s in rewards["instances"]}
@@ -92,8 +96,8 @@ def test_instances_rewards_and_leaderboard() -> None:
 
         board = httpx.get(url + "api/leaderboard").json()
         assert board["source"] == "dht" and board["round"] == 3
-        assert [e["local"] for e in board["entries"]] == ["node-1", None]
-        assert board["entries"][0]["reward"] == 1.0 and board["entries"][1]["peer_id"] == "QmOther"
+        assert [e["local"] for e in board["entries"]] == ["node-1", "node-2", None]
+        assert board["entries"][0]["reward"] == 1.0 and board["entries"][2]["peer_id"] == "QmOther"
 
 
 def test_event_stream_sends_snapshots() -> None:
