@@ -46,11 +46,16 @@ def collect_instances_and_rewards(options: DashboardOptions) -> tuple[dict[str, 
         except RlswarmError:
             continue  # removed or half-written between listing and reading: skip it this time
         summaries.append(summary)
+    from rlswarm_core.alerts.state import read as read_alerts
+
     now = time.time()
+    active = read_alerts()["active"]
     instances = {
         "at": now,
         "instances": [s.to_dict() for s in statuses],
         "warnings": [s.warning for s in statuses if s.warning],
+        # what the supervisors have alerted on and not yet resolved
+        "alerts": [{"key": key, **entry} for key, entry in sorted(active.items())],
     }
     rewards = {"at": now, **rewards_payload(summaries, options.points)}
     return instances, rewards

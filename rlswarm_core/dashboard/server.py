@@ -40,7 +40,8 @@ _CSP = (
     "connect-src 'self'; frame-ancestors 'none'"
 )
 API_INDEX = {
-    "/api/instances": "each local instance: state, round/stage, peers, rank, rewards, restarts, chain, RSS",
+    "/api/instances": "each local instance: state, round/stage, peers, rank, rewards, restarts, chain, RSS;"
+    " active alerts",
     "/api/rewards": "reward per stage for each instance, and cumulative rewards; ?limit=N points each",
     "/api/leaderboard": "the swarm's leaderboard (source dht or chain)",
     "/api/events": "server-sent events: one 'snapshot' (instances, rewards, leaderboard) per change",

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rlswarm_core.alerts import state as alert_state
 from rlswarm_core.chain.devnet import DevnetInfo
 from rlswarm_core.dashboard.collector import DashboardOptions
 from rlswarm_core.dashboard.leaderboard import ChainTarget
@@ -52,6 +53,8 @@ def two_instances() -> dict[str, str]:
 
 def test_instances_rewards_and_leaderboard() -> None:
     two_instances()
+    with alert_state.locked() as data:
+        alert_state.transition(data, "node-1/not_earning", True, "nothing since round 1", 5.0)
     with serving() as url:
         index = httpx.get(url + "api").json()
         assert set(index["endpoints"]) == {
@@ -64,6 +67,8 @@ def test_instances_rewards_and_leaderboard() -> None:
         instances = httpx.get(url + "api/instances")
         assert instances.status_code == 200 and instances.headers["Cache-Control"] == "no-store"
         rows = {r["name"]: r for r in instances.json()["instances"]}
+        alert = {"key": "node-1/not_earning", "since": 5.0, "detail": "nothing since round 1"}
+        assert instances.json()["alerts"] == [alert]
         assert set(rows) == {"node-1", "node-2"}
         one = rows["node-1"]
         assert (one["state"], one["running"], one["round"], one["stage"]) == ("stopped", False, 3, 2)

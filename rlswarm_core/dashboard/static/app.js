@@ -76,7 +76,8 @@ function renderInstances(data) {
   document.getElementById("summary").textContent =
     `${list.length} instance(s), ${running} running · total reward ${total.toFixed(3)}`;
   const warnings = document.getElementById("warnings");
-  warnings.replaceChildren(...(data.warnings || []).map((w) => el("div", w)));
+  const alerts = (data.alerts || []).map((a) => el("div", `alert ${a.key}: ${a.detail || ""} (since ${ago(a.since)})`, "alert"));
+  warnings.replaceChildren(...alerts, ...(data.warnings || []).map((w) => el("div", w)));
   const events = list.flatMap((s) => (s.chain || []).map((c) => ({ ...c, name: s.name })));
   events.sort((a, b) => (b.at || 0) - (a.at || 0));
   fillBody("chain", events.slice(0, 12).map((c) => row([
