@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,11 +89,26 @@ class ChainBoardCache:
         return self.board
 
 
+PARTS = ("instances", "rewards", "leaderboard")
+
+
+def _digest(part: dict[str, Any]) -> str:
+    """What a part says, less when it was read: an unchanged reward history is not sent again."""
+    import hashlib
+
+    body = {k: v for k, v in part.items() if k != "at"}
+    return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class Collector:
+    """The latest value of each part, and a version per part that moves only when its content changes."""
+
     def __init__(self, options: DashboardOptions) -> None:
         self.options = options
         self.version = 0
         self.snapshot: dict[str, Any] = {}
+        self.part_versions: dict[str, int] = dict.fromkeys(PARTS, 0)
+        self._digests: dict[str, str] = {}
         self._changed: asyncio.Condition | None = None
         self._chain = ChainBoardCache(options) if options.leaderboard == "chain" else None
 
@@ -105,12 +121,18 @@ class Collector:
 
     async def refresh(self) -> None:
         data = await asyncio.to_thread(self.gather)
+        digests = {name: _digest(data[name]) for name in PARTS}
         if self._changed is None:
             self._changed = asyncio.Condition()
         async with self._changed:
             self.snapshot = data
-            self.version += 1
-            self._changed.notify_all()
+            changed = [name for name in PARTS if digests[name] != self._digests.get(name)]
+            if changed:
+                self.version += 1
+                for name in changed:
+                    self.part_versions[name] = self.version
+                self._digests = digests
+                self._changed.notify_all()
 
     async def run(self) -> None:
         while True:

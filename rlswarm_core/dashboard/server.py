@@ -9,7 +9,8 @@ Routes (GET only; every other method is refused):
   memory
 - ``/api/rewards``       reward per stage for each instance, and cumulative rewards on one time axis
 - ``/api/leaderboard``   the swarm's leaderboard (DHT, as the local nodes last read it, or the chain)
-- ``/api/events``        server-sent events: one ``snapshot`` event (all three of the above) per change
+- ``/api/events``        server-sent events named ``instances``, ``rewards`` and ``leaderboard``: each part
+  (the bodies above) when its content changes
 
 Bound to loopback by default, where requests must name a loopback host (a page on another site cannot
 reach the API through DNS rebinding). Any other address requires a token: ``Authorization: Bearer``,
@@ -44,7 +45,7 @@ API_INDEX = {
     " active alerts",
     "/api/rewards": "reward per stage for each instance, and cumulative rewards; ?limit=N points each",
     "/api/leaderboard": "the swarm's leaderboard (source dht or chain)",
-    "/api/events": "server-sent events: one 'snapshot' (instances, rewards, leaderboard) per change",
+    "/api/events": "server-sent events 'instances', 'rewards', 'leaderboard': each part when it changes",
 }
 
 
@@ -145,16 +146,19 @@ def build_app(options: DashboardOptions, collector: Collector) -> Any:
             }
         )
         await response.prepare(request)
-        seen = -1
+        seen = 0
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while True:
                 version = await collector.newer_than(seen, KEEPALIVE_S)
-                if version > seen:
-                    seen = version
-                    payload = json.dumps(collector.snapshot, default=str)
-                    await response.write(f"event: snapshot\nid: {version}\ndata: {payload}\n\n".encode())
-                else:
+                if version == seen:
                     await response.write(b": keepalive\n\n")
+                    continue
+                # only the parts that changed since this client's last event
+                for name, changed_at in collector.part_versions.items():
+                    if changed_at > seen:
+                        payload = json.dumps(collector.snapshot[name], default=str)
+                        await response.write(f"event: {name}\nid: {version}\ndata: {payload}\n\n".encode())
+                seen = version
         return response
 
     app = web.Application(middlewares=[guard])

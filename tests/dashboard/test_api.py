@@ -22,6 +22,9 @@ from rlswarm_core.dashboard.leaderboard import ChainTarget
 from rlswarm_core.dashboard.server import DashboardServer
 from rlswarm_core.errors import ConfigError
 from rlswarm_core.instances import registry
+from rlswarm_core.node.events import StageFinished
+from rlswarm_core.node.journal import EventJournal
+from rlswarm_core.system.paths import app_paths
 from tests.helpers import REPO, run_rlswarm
 from tests.rewards.journals import write_journal
 
@@ -105,16 +108,36 @@ def test_instances_rewards_and_leaderboard() -> None:
         assert board["entries"][0]["reward"] == 1.0 and board["entries"][2]["peer_id"] == "QmOther"
 
 
-def test_event_stream_sends_snapshots() -> None:
+def test_event_stream_sends_each_part_then_only_changes() -> None:
     two_instances()
     with serving() as url, httpx.stream("GET", url + "api/events", timeout=30) as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         lines = stream.iter_lines()
-        assert next(lines) == "event: snapshot"
-        assert next(lines).startswith("id: ")
-        data = json.loads(next(lines).removeprefix("data: "))
-        assert set(data) >= {"instances", "rewards", "leaderboard"}
-        assert len(data["instances"]["instances"]) == 2
+
+        def event() -> tuple[str, Any]:
+            name = next(lines)
+            while name.startswith(":") or not name:  # keep-alive comments and blank separators
+                name = next(lines)
+            assert next(lines).startswith("id: ")
+            return name.removeprefix("event: "), json.loads(next(lines).removeprefix("data: "))
+
+        first = dict(event() for _ in range(3))
+        assert set(first) == {"instances", "rewards", "leaderboard"}
+        assert len(first["instances"]["instances"]) == 2 and first["rewards"]["total"] == 24.0
+        # a new stage in node-2's journal: the reward history is sent again, with it
+        journal = EventJournal(app_paths().instances / "node-2" / "events.jsonl")
+        journal(
+            StageFinished(round=2, stage=0, reward=5.0, steps=1, seconds=1.0, questions=1, at=1_700_000_100.0)
+        )
+        journal.close()
+        for _ in range(10):
+            name, data = event()
+            if name == "rewards":
+                assert data["total"] == 29.0
+                break
+            assert name == "instances"  # the instances part changes on its own (it holds timestamps)
+        else:
+            raise AssertionError("no rewards event after a new stage")
 
 
 def test_read_only_and_loopback_only() -> None:

@@ -190,7 +190,9 @@ let pollTimer = null;
 function follow() {
   if (!window.EventSource) { pollTimer = setInterval(fetchAll, 5000); return; }
   const source = new EventSource("/api/events");
-  source.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
+  for (const part of ["instances", "rewards", "leaderboard"]) {
+    source.addEventListener(part, (event) => render({ [part]: JSON.parse(event.data) }));
+  }
   source.onerror = () => {
     // the browser reconnects by itself; poll meanwhile so the page never freezes silently
     if (!pollTimer) pollTimer = setInterval(fetchAll, 5000);
