@@ -27,6 +27,7 @@ from rlswarm_core.secrets.redact import redact
 ATTEMPTS = 3
 QUEUE_SIZE = 200
 FLUSH_S = 15.0
+STOP_FLUSH_S = 5.0
 
 
 def _note(text: str) -> None:
@@ -70,12 +71,14 @@ class Deliverer:
         for attempt in range(ATTEMPTS):
             try:
                 send(channel, notice)
-                alert_state.record_delivery(channel.name, None)
-                return
             except RlswarmError as exc:
                 error = exc.one_line()
-            except Exception as exc:  # the keyring or the state file: report it, keep the thread alive
+            except Exception as exc:  # the keyring, say: report it, keep the thread alive
                 error = f"alert channel {channel.name!r}: {type(exc).__name__}"
+            else:
+                with contextlib.suppress(Exception):  # sent is sent: never resend over a bookkeeping failure
+                    alert_state.record_delivery(channel.name, None)
+                return
             if attempt + 1 < ATTEMPTS and not self._closing.wait(2.0**attempt):
                 continue
             if self._closing.is_set():
@@ -187,6 +190,8 @@ def watching(name: str) -> Iterator[Monitor | None]:
         thread.join(timeout=FLUSH_S)
         from rlswarm_core.instances.state import read_state
 
-        if read_state(name).get("state") == "failed":
+        failed = read_state(name).get("state") == "failed"
+        if failed:
             monitor.safe_poll()  # the supervisor gave up: say so before the process ends
-        monitor.deliverer.close()
+        # a stop asked for by the operator must not wait long on a channel that does not answer
+        monitor.deliverer.close(FLUSH_S if failed else STOP_FLUSH_S)

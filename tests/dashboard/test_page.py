@@ -113,6 +113,7 @@ def test_dashboard_shows_two_supervised_nodes_in_a_browser(tmp_path: Path) -> No
             table = page.evaluate("document.querySelector('#instances tbody').innerText")
             assert table.count("running") == 2 and "node-1" in table and "node-2" in table
             assert "MiB" in table or "GiB" in table  # memory of each running node
+            assert page.evaluate("document.getElementById('updated').textContent").startswith("updated ")
             summary = page.evaluate("document.getElementById('summary').innerText")
             assert summary.startswith("2 instance(s), 2 running")
             titles = page.evaluate("Array.from(document.querySelectorAll('.card h3')).map(h => h.innerText)")

@@ -174,8 +174,10 @@ function render(snapshot) {
   if (snapshot.instances) renderInstances(snapshot.instances);
   if (snapshot.rewards) renderRewards(snapshot.rewards);
   if (snapshot.leaderboard) renderLeaderboard(snapshot.leaderboard);
-  const at = snapshot.instances && snapshot.instances.at;
-  document.getElementById("updated").textContent = at ? `updated ${new Date(at * 1000).toLocaleTimeString()}` : "";
+  if (snapshot.instances && snapshot.instances.at) {
+    const at = new Date(snapshot.instances.at * 1000).toLocaleTimeString();
+    document.getElementById("updated").textContent = `updated ${at}`;
+  }
   document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
 }
 
