@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from rlswarm_cli.app import output
-from rlswarm_cli.options import ContractOpt, RpcUrlOpt
+from rlswarm_cli.options import ContractOpt, JsonOpt, RpcUrlOpt
 
 TOKEN_ENV = "RLSWARM_DASHBOARD_TOKEN"
 
@@ -35,13 +35,14 @@ def dashboard(
         int,
         typer.Option("--stale-rounds", help="Warn when a running node earned nothing in this many rounds."),
     ] = 3,
+    json_flag: JsonOpt = False,
 ) -> None:
     """Serve a live dashboard of the local instances until Ctrl-C (http://127.0.0.1:8640/ by default)."""
     from rlswarm_core.dashboard.collector import DashboardOptions
     from rlswarm_core.dashboard.leaderboard import ChainTarget
     from rlswarm_core.dashboard.server import DashboardServer, is_loopback
 
-    out = output(ctx)
+    out = output(ctx, json_flag)
     if not 0 <= port <= 65535:
         raise typer.BadParameter("must be between 0 and 65535", param_hint="--port")
     if interval <= 0:

@@ -239,3 +239,24 @@ def test_cli_on_another_address_generates_a_token_and_stops_on_sigterm() -> None
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "dashboard stopped" in err
+
+
+def test_cli_json_says_where_it_serves() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlswarm_cli.main", "dashboard", "--port", "0", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        text = ""
+        for line in proc.stdout:
+            text += line
+            if line.rstrip() == "}":
+                break
+        data = json.loads(text)
+        assert data["url"].startswith("http://127.0.0.1:") and data["token_required"] is False
+        assert httpx.get(data["url"] + "api").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
