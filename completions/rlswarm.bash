@@ -5,8 +5,10 @@ _rlswarm() {
     w="${COMP_WORDS[i]}"
     [[ $w == -* ]] && continue
     case "$path:$w" in
+      ":alerts") path="${path:+$path }alerts" ;;
       ":completion") path="${path:+$path }completion" ;;
       ":config") path="${path:+$path }config" ;;
+      ":dashboard") path="${path:+$path }dashboard" ;;
       ":devnet") path="${path:+$path }devnet" ;;
       ":doctor") path="${path:+$path }doctor" ;;
       ":identity") path="${path:+$path }identity" ;;
@@ -17,6 +19,14 @@ _rlswarm() {
       ":profiles") path="${path:+$path }profiles" ;;
       ":push-hub") path="${path:+$path }push-hub" ;;
       ":rewards") path="${path:+$path }rewards" ;;
+      "alerts:add") path="${path:+$path }add" ;;
+      "alerts:list") path="${path:+$path }list" ;;
+      "alerts:remove") path="${path:+$path }remove" ;;
+      "alerts:rules") path="${path:+$path }rules" ;;
+      "alerts:test") path="${path:+$path }test" ;;
+      "alerts add:ntfy") path="${path:+$path }ntfy" ;;
+      "alerts add:telegram") path="${path:+$path }telegram" ;;
+      "alerts add:webhook") path="${path:+$path }webhook" ;;
       "config:paths") path="${path:+$path }paths" ;;
       "config:set") path="${path:+$path }set" ;;
       "config:show") path="${path:+$path }show" ;;
@@ -46,13 +56,23 @@ _rlswarm() {
     esac
   done
   case "$path" in
-    "") words="completion config devnet doctor identity instances join login logout profiles push-hub rewards --json --debug --quiet -q --no-color --version --help" ;;
+    "") words="alerts completion config dashboard devnet doctor identity instances join login logout profiles push-hub rewards --json --debug --quiet -q --no-color --version --help" ;;
+    "alerts") words="add list remove rules test --help" ;;
+    "alerts add") words="ntfy telegram webhook --help" ;;
+    "alerts add ntfy") words="--topic --server --token --secret-stdin --json --help" ;;
+    "alerts add telegram") words="--chat-id --api-base --secret-stdin --json --help" ;;
+    "alerts add webhook") words="--secret-stdin --json --help" ;;
+    "alerts list") words="--json --help" ;;
+    "alerts remove") words="--json --help" ;;
+    "alerts rules") words="--set --json --help" ;;
+    "alerts test") words="--json --help" ;;
     "completion") words="bash zsh fish --json --help" ;;
     "config") words="paths set show unset --help" ;;
     "config paths") words="--json --help" ;;
     "config set") words="--json --help" ;;
     "config show") words="--profile -p --json --help" ;;
     "config unset") words="--json --help" ;;
+    "dashboard") words="--port --host --interval --leaderboard --network --rpc-url --contract --stale-rounds --json --help" ;;
     "devnet") words="proxy up --help" ;;
     "devnet proxy") words="--port --org-id --rpc-url --contract --json --help" ;;
     "devnet up") words="--port --chain-id --json --help" ;;
@@ -84,7 +104,7 @@ _rlswarm() {
     "profiles recommend") words="--json --help" ;;
     "profiles show") words="--memory-gb --json --help" ;;
     "push-hub") words="--repo-id --org --private --best-only --all-instances --instance -i --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
-    "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --json --help" ;;
+    "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --plot --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

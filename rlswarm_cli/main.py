@@ -38,6 +38,16 @@ COMMANDS = (
         "Check this machine's setup; exits 1 when any check finds an error.",
     ),
     LazyCommand(
+        "dashboard",
+        "rlswarm_cli.commands.dashboard_cmd:dashboard",
+        "Serve a live, read-only web dashboard of the local instances, with charts and a JSON API.",
+    ),
+    LazyCommand(
+        "alerts",
+        "rlswarm_cli.commands.alerts_cmd:app",
+        "Alerts from the instance supervisors: node down, not earning, chain, memory, disk.",
+    ),
+    LazyCommand(
         "push-hub",
         "rlswarm_cli.commands.push_hub_cmd:push_hub",
         "Push a checkpoint (the latest, the best, or one round) to the Hugging Face Hub with a model card.",

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian/Ubuntu machine and runs it:
-# system packages (Secret Service for keyring tests, tmux), the npm tools (local chain and Solidity
-# compiler), a virtual environment with the CPU build of torch, the project, then lint and pytest.
+# system packages (Secret Service for keyring tests, tmux, Chromium for the dashboard's page), the npm
+# tools (local chain and Solidity compiler), a virtual environment with the CPU build of torch, the
+# project, then lint and pytest.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gnome-keyring dbus dbus-x11 tmux bubblewrap)
+APT_PACKAGES=(gnome-keyring dbus dbus-x11 tmux bubblewrap chromium)
 VENV=${RLSWARM_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 TORCH_VERSION=2.13.0

@@ -43,6 +43,9 @@ def rewards(
     ] = None,
     rpc_url: RpcUrlOpt = None,
     contract: ContractOpt = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Chart one instance's reward per round in the terminal.")
+    ] = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Show rewards for every local instance (or one, or one peer); --watch refreshes in place."""
@@ -59,15 +62,22 @@ def rewards(
     def fetch() -> dict[str, Any]:
         return _fetch(source, instance, peer, stale_rounds, initial_peer, network, rpc_url, contract)
 
+    def show(data: dict[str, Any], with_warnings: bool = False) -> Any:
+        if plot:
+            from rlswarm_cli.commands.rewards_plot import plot_text
+
+            return out.text(plot_text(data))
+        return _view(out, data, source, with_warnings)
+
     if not watch:
         data = fetch()
-        out.emit(data, lambda: _view(out, data, source))
+        out.emit(data, lambda: show(data))
         for warning in data["warnings"]:
             out.warn(warning)
         return
     # the screen is redrawn in place, so its warnings are part of it rather than lines on stderr
     latest = fetch()
-    with out.live(lambda: _view(out, latest, source, with_warnings=True)) as view:
+    with out.live(lambda: show(latest, with_warnings=True)) as view:
         refreshes = 1
         try:
             while times is None or refreshes < times:

@@ -138,7 +138,10 @@ class Supervisor:
         try:
             self._install_signals()
             _become_subreaper()
-            return self._loop(log)
+            from rlswarm_core.alerts.monitor import watching
+
+            with watching(self.record.name):  # alerts: a side thread that never blocks this loop
+                return self._loop(log)
         finally:
             log.close()
             lock.release()

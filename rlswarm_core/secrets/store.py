@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -46,6 +47,18 @@ SECRETS: dict[str, SecretSpec] = {
         SecretSpec("wallet_private_key", "wallet private key", ("RLSWARM_WALLET_PRIVATE_KEY",)),
     )
 }
+
+# Secrets named at run time: one per alert channel (a bot token, a webhook URL, an access token).
+ALERT_CHANNEL_PREFIX = "alert_channel."
+
+
+def alert_channel_key(name: str) -> str:
+    return ALERT_CHANNEL_PREFIX + name
+
+
+def _is_known(key: str) -> bool:
+    return key in SECRETS or (key.startswith(ALERT_CHANNEL_PREFIX) and len(key) > len(ALERT_CHANNEL_PREFIX))
+
 
 # Backends that do not protect a secret: keyring's placeholders, and keyrings.alt, whose file
 # backends are either plain text or prompt for a master password that a headless node cannot answer.
@@ -87,10 +100,13 @@ def register_environment_secrets(environ: Mapping[str, str] | None = None) -> No
 
 
 def spec_for(key: str) -> SecretSpec:
-    try:
+    if key in SECRETS:
         return SECRETS[key]
-    except KeyError:
-        raise SecretStoreError(f"unknown secret {key!r}", f"use one of {', '.join(SECRETS)}") from None
+    if _is_known(key):
+        name = key[len(ALERT_CHANNEL_PREFIX) :]
+        env = "RLSWARM_ALERT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_SECRET"
+        return SecretSpec(key, f"secret of alert channel {name!r}", (env,))
+    raise SecretStoreError(f"unknown secret {key!r}", f"use one of {', '.join(SECRETS)}")
 
 
 def is_secure_backend(cls: type) -> bool:
@@ -272,7 +288,7 @@ class SecretStore:
             ) from None
         if not isinstance(data, dict):
             raise SecretStoreError(f"{path} is not a JSON object", "delete the file and log in again")
-        values = {k: v for k, v in data.items() if k in SECRETS and isinstance(v, str) and v}
+        values = {k: v for k, v in data.items() if _is_known(k) and isinstance(v, str) and v}
         for value in values.values():
             register_secret(value)
         return values
