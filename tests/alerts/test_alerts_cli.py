@@ -11,7 +11,7 @@ import pytest
 from rlswarm_core.secrets.store import SERVICE, alert_channel_key
 from rlswarm_core.system.paths import app_paths
 from tests.alerts.sink import sink
-from tests.helpers import cli
+from tests.helpers import Cli
 
 NTFY_TOKEN = "tk_ntfy_access_token_1234"
 
@@ -22,7 +22,7 @@ def keyring_value(key: str) -> str | None:
     return Keyring().get_password(SERVICE, key)
 
 
-def test_add_list_test_and_remove_channels(keyring_env: dict[str, str]) -> None:
+def test_add_list_test_and_remove_channels(keyring_env: dict[str, str], cli: Cli) -> None:
     with sink() as server:
         hook_url = f"{server.url}/hook/T0KEN-in-path"
         added = cli("alerts", "add", "webhook", "hook", "--json", input=hook_url + "\n")
@@ -64,7 +64,7 @@ def test_add_list_test_and_remove_channels(keyring_env: dict[str, str]) -> None:
     assert "no channels" in cli("alerts", "list").stdout
 
 
-def test_bad_input_is_one_line(keyring_env: dict[str, str]) -> None:
+def test_bad_input_is_one_line(keyring_env: dict[str, str], cli: Cli) -> None:
     done = cli("alerts", "add", "webhook", "Bad Name", input="https://example.invalid/x\n")
     assert done.exit_code == 1 and "invalid channel name 'Bad Name'" in done.stderr
     done = cli("alerts", "add", "webhook", "hook", input="ftp://example.invalid/x\n")
@@ -84,7 +84,7 @@ def test_bad_input_is_one_line(keyring_env: dict[str, str]) -> None:
     assert cli("alerts", "remove", "hook").exit_code == 0
 
 
-def test_without_a_keyring_the_secret_is_refused(no_keyring_backend: None) -> None:
+def test_without_a_keyring_the_secret_is_refused(no_keyring_backend: None, cli: Cli) -> None:
     done = cli("alerts", "add", "webhook", "hook", input="https://example.invalid/x\n")
     assert done.exit_code == 1
     assert "cannot store the secret of alert channel 'hook'" in done.stderr

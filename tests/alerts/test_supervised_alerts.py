@@ -15,7 +15,7 @@ from rlswarm_core.instances.state import liveness
 from rlswarm_core.node.journal import read_journal
 from rlswarm_core.system.paths import app_paths
 from tests.alerts.sink import Sink, sink
-from tests.helpers import cli
+from tests.helpers import Cli
 from tests.instances.cli import free_port_block
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,9 @@ def telegram_texts(server: Sink) -> list[str]:
     return [r.json()["text"] for r in server.matching(f"/bot{BOT_TOKEN}/sendMessage")]
 
 
-def test_killed_node_is_reported_down_then_resolved_exactly_once(keyring_env: dict[str, str]) -> None:
+def test_killed_node_is_reported_down_then_resolved_exactly_once(
+    keyring_env: dict[str, str], cli: Cli
+) -> None:
     with sink() as server:
         added = cli("alerts", "add", "webhook", "hook", input=f"{server.url}/hook/x9\n")
         assert added.exit_code == 0, added.stderr

@@ -21,7 +21,7 @@ from rlswarm_core.instances import supervisor
 from rlswarm_core.rewards.view import read_summary
 from rlswarm_core.system.paths import app_paths
 from tests.dashboard.browser import chromium
-from tests.helpers import REPO, cli
+from tests.helpers import REPO, Cli
 from tests.instances.cli import free_port_block
 
 pytestmark = pytest.mark.slow
@@ -80,7 +80,7 @@ CHART_PIXELS = """
 """
 
 
-def test_dashboard_shows_two_supervised_nodes_in_a_browser(tmp_path: Path) -> None:
+def test_dashboard_shows_two_supervised_nodes_in_a_browser(tmp_path: Path, cli: Cli) -> None:
     port = free_port_block(2)
     added = cli(
         "instances",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from tests.helpers import cli, heavy_imports_of
+from tests.helpers import Cli, heavy_imports_of
 from tests.rewards.journals import write_journal
 
 
-def test_plot_draws_one_instance() -> None:
+def test_plot_draws_one_instance(cli: Cli) -> None:
     rewards = {(r, s): float(r) for r in range(5) for s in range(3)}
     write_journal("node-1", 5, rewards=rewards)
     done = cli("rewards", "--plot", "--instance", "node-1")
@@ -21,7 +21,7 @@ def test_plot_draws_one_instance() -> None:
     assert any(ch in done.stdout for ch in "▘▝▀▄▖▗▞▚")
 
 
-def test_plot_needs_exactly_one_node() -> None:
+def test_plot_needs_exactly_one_node(cli: Cli) -> None:
     write_journal("node-1", 1)
     write_journal("node-2", 1)
     done = cli("rewards", "--plot")
@@ -31,7 +31,7 @@ def test_plot_needs_exactly_one_node() -> None:
     )
 
 
-def test_plot_without_rewards_yet_is_one_line() -> None:
+def test_plot_without_rewards_yet_is_one_line(cli: Cli) -> None:
     write_journal("node-1", 0)
     done = cli("rewards", "--plot", "-i", "node-1")
     assert done.exit_code == 1 and "no rewards to plot for node-1 yet" in done.stderr
