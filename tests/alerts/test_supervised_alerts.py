@@ -16,7 +16,7 @@ from rlswarm_core.node.journal import read_journal
 from rlswarm_core.system.paths import app_paths
 from tests.alerts.sink import Sink, sink
 from tests.helpers import Cli
-from tests.instances.cli import free_port_block
+from tests.instances.ports import free_port_block
 
 pytestmark = pytest.mark.slow
 BOT_TOKEN = "424242:AAF-test-bot-token-value"

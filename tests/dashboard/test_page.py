@@ -22,7 +22,7 @@ from rlswarm_core.rewards.view import read_summary
 from rlswarm_core.system.paths import app_paths
 from tests.dashboard.browser import chromium
 from tests.helpers import REPO, Cli
-from tests.instances.cli import free_port_block
+from tests.instances.ports import free_port_block
 
 pytestmark = pytest.mark.slow
 NAMES = ("node-1", "node-2")
