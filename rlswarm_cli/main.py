@@ -40,7 +40,7 @@ COMMANDS = (
     LazyCommand(
         "dashboard",
         "rlswarm_cli.commands.dashboard_cmd:dashboard",
-        "Serve a live, read-only web dashboard of the local instances, with charts and a JSON API.",
+        "Serve a live dashboard of the local instances until Ctrl-C (http://127.0.0.1:8640/ by default).",
     ),
     LazyCommand(
         "alerts",

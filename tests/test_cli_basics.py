@@ -100,8 +100,8 @@ def test_every_command_has_json() -> None:
 
 
 HELP_ORDER = [
-    "join", "instances", "rewards", "doctor", "push-hub", "login", "logout", "identity", "profiles", "config",
-    "devnet", "completion",
+    "join", "instances", "rewards", "doctor", "dashboard", "alerts", "push-hub", "login", "logout",
+    "identity", "profiles", "config", "devnet", "completion",
 ]  # fmt: skip
 
 

@@ -72,9 +72,7 @@ def dashboard(
         link = f"{srv.url}?token={token}" if generated else srv.url
         out.emit(
             {**data, "link": link},
-            lambda console: console.print(
-                f"dashboard at {link}", markup=False, highlight=False, soft_wrap=True
-            ),
+            f"dashboard at {link}",
         )
         if token is not None and not generated:
             out.info(f"open {srv.url}?token=<the token in {TOKEN_ENV}> once; the page remembers it")

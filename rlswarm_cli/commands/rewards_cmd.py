@@ -66,7 +66,7 @@ def rewards(
         if plot:
             from rlswarm_cli.commands.rewards_plot import plot_text
 
-            return out.text(plot_text(data))
+            return plot_text(data)
         return _view(out, data, source, with_warnings)
 
     if not watch:

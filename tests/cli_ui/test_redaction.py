@@ -158,6 +158,18 @@ def _invocations(env: dict[str, Any]) -> list[tuple[tuple[str, ...], list[str], 
         (("devnet", "up"), ["devnet", "up", "--port", port], None),
         (("devnet", "proxy"), ["devnet", "proxy", "--port", "0", *chain], None),
         (("completion",), ["completion", "bash"], None),
+        (("dashboard",), ["dashboard", "--port", port], None),
+        (("alerts", "add", "webhook"), ["alerts", "add", "webhook", SECRET], f"{url}/hook\n"),
+        (("alerts", "add", "telegram"), ["alerts", "add", "telegram", "tg", "--chat-id", "1"], SECRET + "\n"),
+        (
+            ("alerts", "add", "ntfy"),
+            ["alerts", "add", "ntfy", "phone", "--topic", SECRET, "--server", url],
+            None,
+        ),
+        (("alerts", "list"), ["alerts", "list"], None),
+        (("alerts", "test"), ["alerts", "test", SECRET], None),
+        (("alerts", "remove"), ["alerts", "remove", SECRET], None),
+        (("alerts", "rules"), ["alerts", "rules", "--set", f"stall_rounds={SECRET}"], None),
     ]
 
 
