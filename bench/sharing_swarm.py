@@ -208,6 +208,7 @@ def run_configuration(spec: RunSpec) -> dict[str, Any]:
                         work / f"agent-{i}",
                         device=loaded.device.device,
                         seed=spec.seed * 1000 + i,
+                        dtype=loaded.device.dtype,
                     ),
                     "pipeline": SingleStagePipeline(task, node.peer_id, spec.local, spec.swarm),
                     "exchange": Exchange(node, publish_every_steps=spec.steps_per_round),

@@ -295,6 +295,7 @@ class Node:
                 self.paths.state / "work" / self.peer_id,
                 device=loaded.device.device,
                 seed=self.config.seed,
+                dtype=loaded.device.dtype,
             )
             self.events.emit(
                 NodeStarted(

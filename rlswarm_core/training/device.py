@@ -134,6 +134,12 @@ def select_device(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
     return choose_device(device, dtype, detect_capabilities())
 
 
+def weights_dtype(choice: DeviceChoice) -> str:
+    """The dtype the weights are loaded in. float16 training on CUDA is mixed precision: fp32 master
+    weights, float16 compute under autocast, since the loss scaler refuses float16 gradients."""
+    return "float32" if choice.device == "cuda" and choice.dtype == "float16" else choice.dtype
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where the weights go. ``device_map`` None: load, then ``model.to(device)``; otherwise

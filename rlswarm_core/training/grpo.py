@@ -137,6 +137,7 @@ class GrpoStageRunner:
         work_dir: Path,
         device: str = "cpu",
         seed: int = 42,
+        dtype: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -144,6 +145,8 @@ class GrpoStageRunner:
         self.work_dir = Path(work_dir)
         self.device = device
         self.seed = seed
+        # the dtype the device resolved to (auto, or a fallback such as bfloat16 -> float16 on older GPUs)
+        self.dtype = dtype or settings.dtype
         self.trainer: Any = None
         self.global_step = 0
         self._reference: Any = None
@@ -178,7 +181,7 @@ class GrpoStageRunner:
             disable_tqdm=True,
             seed=self.seed,
             dataloader_num_workers=0,
-            **training_precision(self.device, s.dtype),
+            **training_precision(self.device, self.dtype),
         )
 
     def run_stage(

@@ -28,6 +28,7 @@ from rlswarm_core.training.device import (
     choose_placement,
     detect_capabilities,
     torch_dtype,
+    weights_dtype,
 )
 from rlswarm_core.training.errors import ModelError
 
@@ -142,7 +143,8 @@ def load_model(
     quiet_transformers()
 
     extra: dict[str, Any] = {"local_files_only": True} if parsed.kind != "hub" or hub_offline() else {}
-    weights = {**extra, **placement_kwargs(placement, choice.dtype)}
+    load_kwargs = placement_kwargs(placement, weights_dtype(choice), choice.dtype)
+    weights = {**extra, **load_kwargs}
     try:
         if parsed.kind == "builtin" and parsed.name == TINY:
             tokenizer = PreTrainedTokenizerFast.from_pretrained(source)
@@ -150,7 +152,7 @@ def load_model(
             tokenizer = AutoTokenizer.from_pretrained(source, **extra)
         adapter = Path(source) / ADAPTER_CONFIG if parsed.kind == "path" else None
         if adapter is not None and adapter.is_file():
-            model = _load_with_adapter(Path(source), placement_kwargs(placement, choice.dtype))
+            model = _load_with_adapter(Path(source), load_kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(source, **weights)
     except OSError as exc:
@@ -169,9 +171,10 @@ def load_model(
     return LoadedModel(model=model, tokenizer=tokenizer, device=choice, source=source, placement=placement)
 
 
-def placement_kwargs(placement: Placement, dtype: str) -> dict[str, Any]:
-    """``from_pretrained`` arguments for a placement: dtype, and accelerate's device map and memory
-    limits, and the bitsandbytes 4-bit config (NF4, double quantization, computing in ``dtype``)."""
+def placement_kwargs(placement: Placement, dtype: str, compute_dtype: str | None = None) -> dict[str, Any]:
+    """``from_pretrained`` arguments for a placement: the weights' dtype, accelerate's device map and
+    memory limits, and the bitsandbytes 4-bit config (NF4, double quantization, computing in
+    ``compute_dtype``, by default ``dtype``)."""
     kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
     if placement.device_map is not None:
         kwargs["device_map"] = placement.device_map
@@ -184,7 +187,7 @@ def placement_kwargs(placement: Placement, dtype: str) -> dict[str, Any]:
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch_dtype(dtype),
+            bnb_4bit_compute_dtype=torch_dtype(compute_dtype or dtype),
         )
     return kwargs
 

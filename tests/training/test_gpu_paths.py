@@ -26,6 +26,7 @@ from rlswarm_core.training.device import (
     choose_placement,
     choose_vllm,
     gpu_paths,
+    weights_dtype,
 )
 
 CPU = Capabilities()
@@ -113,12 +114,20 @@ def test_vllm_decision(
     assert fragment in reason
 
 
-def test_bf16_on_cuda_and_float16_on_older_gpus() -> None:
-    assert choose_device("auto", "auto", FOUR_GPUS) == DeviceChoice("cuda", "bfloat16")
-    assert choose_device("cuda", "auto", OLD_GPU).dtype == "float16"
-    from rlswarm_core.training.grpo import training_precision
+def test_bf16_on_cuda_and_float16_on_older_gpus(tmp_path: Path) -> None:
+    from rlswarm_core.training.grpo import GrpoStageRunner, training_precision
 
+    assert choose_device("auto", "auto", FOUR_GPUS) == DeviceChoice("cuda", "bfloat16")
     assert training_precision("cuda", "bfloat16")["bf16"] is True
+    # bf16 weights train under bf16 autocast; float16 is mixed precision over float32 weights,
+    # because the loss scaler refuses float16 gradients
+    assert weights_dtype(DeviceChoice("cuda", "bfloat16")) == "bfloat16"
+    old = choose_device("cuda", "bfloat16", OLD_GPU)
+    assert old.dtype == "float16" and weights_dtype(old) == "float32"
+    assert weights_dtype(DeviceChoice("mps", "float16")) == "float16"
+    # the trainer's precision follows the resolved dtype, not the profile's bfloat16
+    runner = GrpoStageRunner(None, None, NodeSettings(dtype="bfloat16"), tmp_path, "cuda", dtype=old.dtype)
+    assert training_precision(runner.device, runner.dtype) == {"bf16": False, "fp16": True, "use_cpu": False}
 
 
 def test_runner_on_cpu_generates_without_vllm(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
@@ -184,6 +193,9 @@ def test_4bit_load_arguments() -> None:
     assert kwargs["device_map"] == {"": 0} and kwargs["dtype"] is torch.bfloat16
     assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
     assert config.bnb_4bit_compute_dtype is torch.bfloat16
+    half = placement_kwargs(Placement("cuda", "4bit", 1, {"": 0}), "float32", "float16")
+    assert half["dtype"] is torch.float32
+    assert half["quantization_config"].bnb_4bit_compute_dtype is torch.float16
     spread = placement_kwargs(Placement("cuda", "none", 2, "balanced", {0: "79GiB", 1: "79GiB"}), "float16")
     assert spread["max_memory"] == {0: "79GiB", 1: "79GiB"} and "quantization_config" not in spread
     assert placement_kwargs(Placement("cpu"), "float32") == {"dtype": torch.float32}
