@@ -284,3 +284,39 @@ def test_doctor_flags_gpu_settings_the_machine_cannot_take(
         assert "rlswarm[gpu]" in result.fix
     else:
         assert result.status == OK and "GPU paths: bf16 yes" in result.summary
+
+
+# -- the one-command GPU check, on this CPU machine -------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_gpu_checks_report_no_cuda_here(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: run scripts/gpu_checks.sh instead")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gpu_checks.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "gpu_checks.json").read_text())
+    # without CUDA the first check fails and the others are not attempted
+    assert [(c["check"], c["status"]) for c in report["checks"]] == [("cuda", "fail")]
+    assert "sees no CUDA GPU" in report["checks"][0]["detail"]
+    assert "0 of 1 checks passed" in done.stdout
+
+    wrapper = subprocess.run(
+        ["bash", str(REPO / "scripts" / "gpu_checks.sh"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHON=sys.executable),
+        check=False,
+    )
+    assert wrapper.returncode == 2
+    lines = wrapper.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {sys.executable} has no CUDA build of torch")
