@@ -320,3 +320,23 @@ def test_gpu_checks_report_no_cuda_here(tmp_path: Path) -> None:
     assert wrapper.returncode == 2
     lines = wrapper.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {sys.executable} has no CUDA build of torch")
+
+
+def test_qlora_profile_loads_a_large_model_in_4bit() -> None:
+    from rlswarm_core.settings import profiles
+    from rlswarm_core.system import hardware
+
+    profile = profiles.get_profile("gpu-24gb-qlora")
+    settings = NodeSettings(**profile.values_for(24.0))
+    assert (settings.quantization, settings.lora, settings.device) == ("4bit", True, "cuda")
+    choice = choose_device(settings.device, settings.dtype, ONE_GPU_BNB)
+    placement = choose_placement(choice, settings.quantization, settings.gpus, settings.lora, ONE_GPU_BNB)
+    assert placement == Placement("cuda", "4bit", 1, {"": 0})
+    with pytest.raises(ConfigError, match="bitsandbytes"):
+        choose_placement(choice, settings.quantization, settings.gpus, settings.lora, ONE_GPU)
+    # a 24 GB GPU is still recommended the full-precision 0.5B profile; 4-bit is opted into
+    rtx = hardware.Hardware(
+        "cuda", "Linux", "x86_64", "cpu", 16, 8, 64.0, 60.0, (hardware.Gpu("RTX 4090", 24.0),)
+    )
+    recommended = hardware.recommend(profiles.list_profiles(), rtx)
+    assert recommended is not None and recommended.name == "gpu-24gb"
