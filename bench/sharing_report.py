@@ -108,7 +108,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     right.grid(axis="y", alpha=0.3)
     fig.suptitle(
         f"rollout sharing: {config['agents']} agents, {config['model']}, {config['rounds']} rounds, "
-        f"{len(config['seeds'])} seeds",
+        f"{len(config['seeds'])} seed{'s' if len(config['seeds']) != 1 else ''}",
         fontsize=10,
     )
     fig.tight_layout()
