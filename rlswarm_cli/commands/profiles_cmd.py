@@ -98,12 +98,14 @@ def recommend_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     out = output(ctx, json_flag)
     hw = hardware.detect()
     best = hardware.recommend(profiles.list_profiles(), hw)
-    data = {"hardware": hw.to_dict(), "recommended": best.name if best else None}
+    paths = hardware.gpu_paths(hw)
+    data = {"hardware": hw.to_dict(), "recommended": best.name if best else None, "gpu_paths": paths}
     gpus = ", ".join(f"{g.name} ({g.memory_gb:g} GB)" for g in hw.gpus) or "none"
     out.emit(
         data,
         f"accelerator: {hw.accelerator}   GPUs: {gpus}\n"
         f"CPU: {hw.chip} ({hw.cpu_cores_physical} cores, {hw.cpu_cores_logical} threads)   "
         f"memory: {hw.memory_gb:g} GB ({hw.memory_available_gb:g} GB free)\n"
+        f"GPU paths: {hardware.describe_gpu_paths(paths)}\n"
         f"recommended profile: {data['recommended']}",
     )

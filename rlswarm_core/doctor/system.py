@@ -153,14 +153,16 @@ def check_accelerator(ctx: DoctorContext) -> CheckResult:
     recommended = hardware.recommend(profiles.list_profiles(ctx.paths.user_profiles), hw)
     rec_name = recommended.name if recommended else None
     settings = ctx.settings
+    paths = hardware.gpu_paths(hw)
     details: dict[str, Any] = {
         "hardware": hw.to_dict(),
         "recommended_profile": rec_name,
         "profile": settings.profile,
+        "gpu_paths": paths,
     }
     if hw.accelerator == "cuda":
         gpus = ", ".join(f"{g.name} ({g.memory_gb:g} GiB)" for g in hw.gpus)
-        what = f"CUDA: {gpus}"
+        what = f"CUDA: {gpus} (GPU paths: {hardware.describe_gpu_paths(paths)})"
     elif hw.accelerator == "mps":
         what = f"Apple MPS ({hw.chip})"
     else:
@@ -179,6 +181,8 @@ def check_accelerator(ctx: DoctorContext) -> CheckResult:
                 f"rlswarm config set profile {rec_name or 'cpu'}",
             )
         )
+
+    findings.extend(_gpu_path_findings(settings, hw))
 
     budget = settings.memory_budget_gb
     if budget is not None:
@@ -212,6 +216,39 @@ def check_accelerator(ctx: DoctorContext) -> CheckResult:
         "; ".join(dict.fromkeys(f[2] for f in chosen)),
         details,
     )
+
+
+def _gpu_path_findings(settings: Any, hw: Any) -> list[tuple[Status, str, str]]:
+    """What the node would decide about vLLM, 4-bit loading and several GPUs, from the same
+    functions, so that doctor warns before a node refuses to start or quietly drops vLLM."""
+    from rlswarm_core.errors import ConfigError
+    from rlswarm_core.training.device import (
+        GPU_EXTRA_HINT,
+        capabilities_from_hardware,
+        choose_device,
+        choose_placement,
+        choose_vllm,
+    )
+
+    caps = capabilities_from_hardware(
+        hw.accelerator, [g.memory_gb for g in hw.gpus], [g.compute_capability for g in hw.gpus]
+    )
+    try:
+        # bfloat16 support is only known when nvidia-smi reports compute capabilities: no warning here
+        choice = choose_device(settings.device, "auto", caps)
+    except ConfigError:
+        return []  # a missing device is already reported above
+    found: list[tuple[Status, str, str]] = []
+    try:
+        choose_placement(choice, settings.quantization, settings.gpus, settings.lora, caps)
+    except ConfigError as exc:
+        found.append((ERROR, f"profile {settings.profile}: {exc.message}", exc.hint or ""))
+    if settings.use_vllm and choice.device == "cuda":
+        reason = choose_vllm(True, choice.device, caps, settings.gpus, settings.quantization)
+        if reason:
+            hint = GPU_EXTRA_HINT if not caps.vllm else "set use_vllm to false to silence this"
+            found.append((WARNING, f"use_vllm is set but {reason}", hint))
+    return found
 
 
 def _probe_findings(accelerator: str, info: dict[str, Any]) -> list[tuple[Status, str, str]]:

@@ -217,7 +217,16 @@ class Node:
         from rlswarm_core.training.models import load_model
 
         spec = str(checkpoint.path) if checkpoint is not None else self.settings.model
-        return load_model(spec, self.settings.device, self.settings.dtype, seed=self.config.seed)
+        s = self.settings
+        return load_model(
+            spec,
+            s.device,
+            s.dtype,
+            seed=self.config.seed,
+            quantization=s.quantization,
+            gpus=s.gpus,
+            lora=s.lora,
+        )
 
     # -- the run -----------------------------------------------------------------------------------
     def _resume(self, store: Any) -> tuple[Any, Any]:
@@ -286,6 +295,7 @@ class Node:
                 self.paths.state / "work" / self.peer_id,
                 device=loaded.device.device,
                 seed=self.config.seed,
+                dtype=loaded.device.dtype,
             )
             self.events.emit(
                 NodeStarted(

@@ -62,6 +62,10 @@ class NodeSettings(BaseModel):
     code_reward_weights: dict[str, float] = Field(default_factory=dict)
     use_vllm: bool = False
     lora: bool = False
+    # "4bit": load the weights in 4 bits with bitsandbytes and train a LoRA adapter (needs lora: true)
+    quantization: Literal["none", "4bit"] = "none"
+    # GPUs one node spreads its model over (accelerate); one node per GPU is the usual layout
+    gpus: int = Field(1, ge=1, le=64)
     env: dict[str, str] = Field(default_factory=dict)
     network: Network = "local"
     # 0 lets the OS pick a free port (tests, throwaway nodes)

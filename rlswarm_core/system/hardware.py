@@ -12,7 +12,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rlswarm_core.settings.profiles import Profile
@@ -24,6 +24,8 @@ GIB = 1024**3
 class Gpu:
     name: str
     memory_gb: float
+    # CUDA compute capability (8.0 and up computes in bfloat16); None when nvidia-smi does not say
+    compute_capability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,18 @@ def detect_nvidia_gpus() -> tuple[Gpu, ...]:
             gpus.append(Gpu(name=name.strip(), memory_gb=round(float(mem) / 1024, 1)))
         except ValueError:
             continue
+    # asked separately: drivers older than 510 do not know this field and would fail the whole query
+    caps = (_run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"]) or "").split()
+    if len(caps) == len(gpus):
+        gpus = [replace(g, compute_capability=_float_or_none(c)) for g, c in zip(gpus, caps, strict=True)]
     return tuple(gpus)
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _chip_name() -> str:
@@ -111,6 +124,24 @@ def detect() -> Hardware:
         memory_available_gb=round(memory.available / GIB, 1),
         gpus=gpus,
     )
+
+
+def gpu_paths(hw: Hardware) -> list[dict[str, Any]]:
+    """Which GPU code paths (bf16, vLLM, 4-bit, several GPUs per node) this machine can use, decided
+    by the same functions the node uses (no torch import)."""
+    from rlswarm_core.training.device import capabilities_from_hardware, gpu_paths
+
+    caps = capabilities_from_hardware(
+        hw.accelerator, [g.memory_gb for g in hw.gpus], [g.compute_capability for g in hw.gpus]
+    )
+    return [asdict(path) for path in gpu_paths(caps)]
+
+
+def describe_gpu_paths(paths: list[dict[str, Any]]) -> str:
+    """One line: ``bf16 yes, vllm no (pip install ...), ...``, or ``none (no CUDA GPU)``."""
+    if paths and not any(p["usable"] for p in paths) and len({p["detail"] for p in paths}) == 1:
+        return f"none ({paths[0]['detail']})"
+    return ", ".join(f"{p['name']} yes" if p["usable"] else f"{p['name']} no ({p['detail']})" for p in paths)
 
 
 def profile_fits(profile: Profile, hw: Hardware) -> bool:

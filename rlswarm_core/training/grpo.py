@@ -114,22 +114,18 @@ def training_precision(device: str, dtype: str) -> dict[str, Any]:
     }
 
 
-def vllm_enabled(wanted: bool, device: str) -> bool:
-    """vLLM generation only on CUDA and only when the package is installed; otherwise trl's own
-    generation, with a log line saying why (a profile that asks for vLLM still runs without it)."""
-    if not wanted:
-        return False
-    if device != "cuda":
-        _log.info("use_vllm ignored: vLLM needs a CUDA device, this node runs on %s", device)
-        return False
-    import importlib.util
+def vllm_enabled(wanted: bool, device: str, gpus: int = 1, quantization: str = "none") -> bool:
+    """vLLM generation (colocated in the trainer) only where it can run, see
+    :func:`~rlswarm_core.training.device.choose_vllm`; otherwise trl's own generation, with a log line
+    saying why (a profile that asks for vLLM still runs without it)."""
+    from rlswarm_core.training.device import Capabilities, choose_vllm, installed
 
-    if importlib.util.find_spec("vllm") is None:
-        _log.warning(
-            "use_vllm is set but the vllm package is not installed (pip install vllm); generating with trl"
-        )
-        return False
-    return True
+    caps = Capabilities(cuda=device == "cuda", vllm=installed("vllm"))
+    reason = choose_vllm(wanted, device, caps, gpus, quantization)
+    if wanted and reason:
+        level = logging.WARNING if device == "cuda" else logging.INFO
+        _log.log(level, "use_vllm ignored: %s", reason)
+    return not reason
 
 
 class GrpoStageRunner:
@@ -141,6 +137,7 @@ class GrpoStageRunner:
         work_dir: Path,
         device: str = "cpu",
         seed: int = 42,
+        dtype: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -148,9 +145,15 @@ class GrpoStageRunner:
         self.work_dir = Path(work_dir)
         self.device = device
         self.seed = seed
+        # the dtype the device resolved to (auto, or a fallback such as bfloat16 -> float16 on older GPUs)
+        self.dtype = dtype or settings.dtype
         self.trainer: Any = None
         self.global_step = 0
         self._reference: Any = None
+        s = settings
+        self.use_vllm = vllm_enabled(s.use_vllm, device, s.gpus, s.quantization)
+        # the colocated vLLM engine, started by the first stage's trainer and lent to the later ones
+        self._vllm: Any = None
 
     def _config(self, steps: int) -> Any:
         from trl import GRPOConfig
@@ -169,14 +172,16 @@ class GrpoStageRunner:
             warmup_steps=s.warmup_ratio,
             # trl would build (or add) its own reference with beta > 0; the runner lends one instead
             beta=0.0,
-            use_vllm=vllm_enabled(s.use_vllm, self.device),
+            # a later stage's trainer must not start a second engine: it borrows the first one
+            use_vllm=self.use_vllm and self._vllm is None,
+            vllm_mode="colocate",
             report_to=[],
             save_strategy="no",
             logging_steps=1,
             disable_tqdm=True,
             seed=self.seed,
             dataloader_num_workers=0,
-            **training_precision(self.device, s.dtype),
+            **training_precision(self.device, self.dtype),
         )
 
     def run_stage(
@@ -245,6 +250,7 @@ class GrpoStageRunner:
             # With LoRA the trainer wraps the model once; later stages keep training that same adapter.
             self.model = trainer.model
             self._lend_reference(trainer, reference)
+            self._lend_vllm(trainer)
             # The engine never prints: progress reaches the operator through events.
             trainer.remove_callback(PrinterCallback)
             trainer.remove_callback(ProgressCallback)
@@ -292,6 +298,20 @@ class GrpoStageRunner:
         if not trainer.beta or reference is None:
             return
         trainer.ref_model = trainer.accelerator.prepare_model(reference, evaluation_mode=True)
+
+    def _lend_vllm(self, trainer: Any) -> None:
+        """One vLLM engine per process: each engine takes its share of GPU memory and a long start, so
+        the first trainer's engine generates for every later stage's trainer too."""
+        if not self.use_vllm:
+            return
+        if self._vllm is None:
+            self._vllm = trainer.vllm_generation
+            return
+        self._vllm.model = trainer.model
+        trainer.vllm_generation = self._vllm
+        trainer.use_vllm = True
+        # a new trainer restarts at step 0: push its weights to the engine before it first generates
+        trainer._last_loaded_step = -1
 
     def _lora_config(self) -> Any:
         """A LoRA adapter config the first time a LoRA node trains; None once the model carries one."""

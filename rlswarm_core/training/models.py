@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlswarm_core.errors import ConfigError
-from rlswarm_core.training.device import DeviceChoice, select_device, torch_dtype
+from rlswarm_core.training.device import (
+    DeviceChoice,
+    Placement,
+    choose_device,
+    choose_placement,
+    detect_capabilities,
+    torch_dtype,
+    weights_dtype,
+)
 from rlswarm_core.training.errors import ModelError
 
 BUILTIN_PREFIX = "builtin:"
@@ -53,6 +61,7 @@ class LoadedModel:
     tokenizer: Any
     device: DeviceChoice
     source: str
+    placement: Placement | None = None
 
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -115,10 +124,17 @@ def load_model(
     dtype: str = "auto",
     cache_dir: Path | None = None,
     seed: int = 0,
+    quantization: str = "none",
+    gpus: int = 1,
+    lora: bool = False,
 ) -> LoadedModel:
-    """Load model and tokenizer for ``spec`` on the chosen device in the chosen dtype."""
+    """Load model and tokenizer for ``spec`` on the chosen device in the chosen dtype; ``quantization``
+    "4bit" loads the weights in 4 bits (bitsandbytes, LoRA only), ``gpus`` > 1 spreads them over that
+    many GPUs (see :func:`~rlswarm_core.training.device.choose_placement`)."""
     parsed = parse_model_spec(spec)
-    choice = select_device(device, dtype)
+    caps = detect_capabilities()
+    choice = choose_device(device, dtype, caps)
+    placement = choose_placement(choice, quantization, gpus, lora, caps)
     source = model_files(parsed, cache_dir, seed)
     from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
@@ -127,6 +143,8 @@ def load_model(
     quiet_transformers()
 
     extra: dict[str, Any] = {"local_files_only": True} if parsed.kind != "hub" or hub_offline() else {}
+    load_kwargs = placement_kwargs(placement, weights_dtype(choice), choice.dtype)
+    weights = {**extra, **load_kwargs}
     try:
         if parsed.kind == "builtin" and parsed.name == TINY:
             tokenizer = PreTrainedTokenizerFast.from_pretrained(source)
@@ -134,9 +152,9 @@ def load_model(
             tokenizer = AutoTokenizer.from_pretrained(source, **extra)
         adapter = Path(source) / ADAPTER_CONFIG if parsed.kind == "path" else None
         if adapter is not None and adapter.is_file():
-            model = _load_with_adapter(Path(source), torch_dtype(choice.dtype))
+            model = _load_with_adapter(Path(source), load_kwargs)
         else:
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(choice.dtype), **extra)
+            model = AutoModelForCausalLM.from_pretrained(source, **weights)
     except OSError as exc:
         if parsed.kind == "hub" and hub_offline():
             raise ModelError(
@@ -148,11 +166,33 @@ def load_model(
         ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(choice.device)
-    return LoadedModel(model=model, tokenizer=tokenizer, device=choice, source=source)
+    if placement.device_map is None:
+        model.to(choice.device)
+    return LoadedModel(model=model, tokenizer=tokenizer, device=choice, source=source, placement=placement)
 
 
-def _load_with_adapter(folder: Path, dtype: Any) -> Any:
+def placement_kwargs(placement: Placement, dtype: str, compute_dtype: str | None = None) -> dict[str, Any]:
+    """``from_pretrained`` arguments for a placement: the weights' dtype, accelerate's device map and
+    memory limits, and the bitsandbytes 4-bit config (NF4, double quantization, computing in
+    ``compute_dtype``, by default ``dtype``)."""
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
+    if placement.device_map is not None:
+        kwargs["device_map"] = placement.device_map
+    if placement.max_memory is not None:
+        kwargs["max_memory"] = placement.max_memory
+    if placement.quantization == "4bit":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch_dtype(compute_dtype or dtype),
+        )
+    return kwargs
+
+
+def _load_with_adapter(folder: Path, weights: dict[str, Any]) -> Any:
     """A LoRA checkpoint: its base model (named in the adapter config) with the trained adapter on top,
     still trainable, so a resumed node goes on training the same adapter."""
     import json
@@ -166,5 +206,5 @@ def _load_with_adapter(folder: Path, dtype: Any) -> Any:
             f"LoRA checkpoint {folder} does not name its base model", "retrain from the base model"
         )
     offline = {"local_files_only": True} if hub_offline() or Path(base_name).is_dir() else {}
-    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=dtype, **offline)
+    base = AutoModelForCausalLM.from_pretrained(base_name, **weights, **offline)
     return PeftModel.from_pretrained(base, str(folder), is_trainable=True)

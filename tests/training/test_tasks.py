@@ -131,6 +131,17 @@ def test_reasoning_gym_family() -> None:
     assert len(default) == 4
 
 
+def test_reasoning_gym_dataset_options() -> None:
+    easy = {"chain_sum": {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1}}
+    task = get_task_family("reasoning-gym", datasets=["chain_sum"], configs=easy)
+    for item in task.load_items(5, seed=1):
+        assert item.entry is not None and item.entry["metadata"]["num_terms"] == 2
+        assert task.score(reply(item.answer), item).total == 1.0
+    with pytest.raises(TaskDataError, match="rejects its options"):
+        bogus = {"chain_sum": {"bogus": 1}}
+        get_task_family("reasoning-gym", datasets=["chain_sum"], configs=bogus).load_items(1)
+
+
 def test_reasoning_gym_bad_options() -> None:
     with pytest.raises(TaskDataError, match="unknown reasoning-gym dataset"):
         get_task_family("reasoning-gym", datasets=["no_such_task"]).load_items(1)

@@ -44,7 +44,10 @@ class ReasoningGymTask(TaskFamily):
     stages: ClassVar[tuple[str, ...]] = ("solve",)
 
     def __init__(
-        self, datasets: Mapping[str, float] | Sequence[str] | None = None, weight: float = 1.0
+        self,
+        datasets: Mapping[str, float] | Sequence[str] | None = None,
+        weight: float = 1.0,
+        configs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         mix = dict(DEFAULT_DATASETS) if datasets is None else datasets
         if not isinstance(mix, Mapping):
@@ -55,6 +58,8 @@ class ReasoningGymTask(TaskFamily):
             )
         self.datasets = dict(mix)
         self.weight = float(weight)
+        # per-dataset generator options (difficulty: digits, terms, ...), reasoning-gym's own names
+        self.configs = {name: dict(options) for name, options in (configs or {}).items()}
 
     def load_items(self, count: int, seed: int = 0) -> list[TaskItem]:
         check_count(count)
@@ -70,9 +75,7 @@ class ReasoningGymTask(TaskFamily):
         names = sorted(self.datasets)
         picks = rng.choices(names, weights=[self.datasets[n] for n in names], k=count)
         generated = {
-            name: reasoning_gym.create_dataset(name, seed=seed, size=max(picks.count(name), 1))
-            for name in names
-            if name in picks
+            name: self._create(name, seed, max(picks.count(name), 1)) for name in names if name in picks
         }
         used = dict.fromkeys(generated, 0)
         items = []
@@ -83,6 +86,18 @@ class ReasoningGymTask(TaskFamily):
                 TaskItem(question=entry["question"], answer=str(entry["answer"]), entry=entry, source=name)
             )
         return items
+
+    def _create(self, name: str, seed: int, size: int) -> Any:
+        import reasoning_gym
+
+        try:
+            return reasoning_gym.create_dataset(name, seed=seed, size=size, **self.configs.get(name, {}))
+        except (TypeError, AssertionError, ValueError) as exc:
+            # reasoning-gym rejects unknown options with TypeError and bad ranges with assertions
+            raise TaskDataError(
+                f"reasoning-gym dataset {name!r} rejects its options: {exc}",
+                "use the option names and ranges of that dataset's config class",
+            ) from None
 
     def messages(self, item: TaskItem) -> list[Message]:
         return chat(SOLVE_SYSTEM, item.question)
