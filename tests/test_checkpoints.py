@@ -76,6 +76,17 @@ def test_resaving_a_round_replaces_it_atomically(tmp_path: Path) -> None:
     assert only.record.reward == 2.0 and (only.path / "model.safetensors").stat().st_size == 20
 
 
+def test_a_crash_in_the_middle_of_a_resave_keeps_the_earlier_copy(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path)
+    store.save(_record(2, reward=1.0), _writer(size=10))
+    # killed between moving round 2 aside and moving its new copy in
+    (tmp_path / "round-000002").rename(tmp_path / ".tmp-round-old-000002-99999")
+    (tmp_path / ".tmp-round-000002-99999").mkdir()
+    store.save(_record(3), _writer())
+    assert [c.round for c in store.list()] == [2, 3] and store.get(2).record.reward == 1.0
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
 def test_failed_writer_leaves_previous_checkpoint(tmp_path: Path) -> None:
     store = CheckpointStore(tmp_path)
     store.save(_record(1), _writer())

@@ -185,6 +185,7 @@ class CheckpointStore:
         every earlier checkpoint is left as it was, and one readable :class:`CheckpointError` is raised.
         """
         tmp = self.root / f"{_TMP_PREFIX}{record.round:06d}-{os.getpid()}"
+        old = self.root / f"{_TMP_PREFIX}old-{record.round:06d}-{os.getpid()}"
         final = self._dir_for(record.round)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -200,7 +201,6 @@ class CheckpointStore:
             _fsync_dir(tmp)
             if final.exists():
                 # Same round saved again (a resumed node): swap via a side name so one copy always exists.
-                old = self.root / f"{_TMP_PREFIX}old-{record.round:06d}-{os.getpid()}"
                 os.replace(final, old)
                 os.replace(tmp, final)
                 shutil.rmtree(old, ignore_errors=True)
@@ -210,6 +210,9 @@ class CheckpointStore:
         except Exception as exc:  # any failure of the writers is a failed checkpoint, not a crash
             # measured before the partial folder is removed: torch reports a full disk only as a failed write
             full = _is_disk_full(exc) or _no_room(self.root)
+            if old.exists() and not final.exists():
+                with contextlib.suppress(OSError):
+                    os.replace(old, final)  # the swap failed half-way: put the earlier copy back
             shutil.rmtree(tmp, ignore_errors=True)
             raise self._save_error(record.round, exc, full) from None
         # The checkpoint is complete from here on; a full disk can still refuse the index line, which only
@@ -298,10 +301,27 @@ class CheckpointStore:
         self._append_index(record)
         return record
 
+    def _restore_swapped(self, stale: Path) -> bool:
+        """A crash between the two renames of a re-save leaves the earlier copy under its side name only:
+        put it back (True) rather than delete it."""
+        parts = stale.name.removeprefix(f"{_TMP_PREFIX}old-").split("-")
+        if not stale.name.startswith(f"{_TMP_PREFIX}old-") or not parts[0].isdigit():
+            return False
+        final = self._dir_for(int(parts[0]))
+        if final.exists():
+            return False
+        try:
+            os.replace(stale, final)
+        except OSError:
+            return False
+        return True
+
     def prune(self) -> list[Path]:
         """Remove all but the last ``keep`` rounds and the best one; also stale temporary folders."""
         removed = []
         for stale in self.root.glob(f"{_TMP_PREFIX}*"):
+            if self._restore_swapped(stale):
+                continue
             shutil.rmtree(stale, ignore_errors=True)
         items = self.list()
         if len(items) <= self.keep:

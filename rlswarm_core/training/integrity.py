@@ -99,8 +99,12 @@ def read_manifest(folder: Path) -> dict[str, dict[str, Any]] | None:
         raise ValueError(f"{path} is not valid JSON (damaged)") from None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict) or not all(
-        isinstance(v, dict) and isinstance(v.get("size"), int) and isinstance(v.get("sha256"), str)
-        for v in files.values()
+        isinstance(v, dict)
+        and isinstance(v.get("size"), int)
+        and isinstance(v.get("sha256"), str)
+        and not Path(k).is_absolute()
+        and ".." not in Path(k).parts
+        for k, v in files.items()
     ):
         raise ValueError(f"{path} has no valid file table (damaged)")
     return files
