@@ -95,6 +95,8 @@ class NodeConfig:
     save_optimizer: bool = False
     # a custom task pipeline (settings, own peer id) -> StagePipeline; default: from task_family
     pipeline_factory: Callable[[NodeSettings, str], Any] | None = None
+    # the instance log: the DHT process writes its output and log records there, never to a terminal
+    log_path: Path | None = None
 
 
 @dataclass
@@ -229,12 +231,16 @@ class Node:
         factory = self.config.pipeline_factory or make_pipeline
         pipeline = factory(self.settings, self.peer_id)
         freeze_startup_heap()
+        if stop.is_set():  # stopped while loading: no reason to join the swarm only to leave it
+            self.summary.reason = "stopped"
+            return self.summary
         options = DHTOptions.from_settings(
             self.settings,
             self.config.identity_path,
             client_mode=self.settings.dht_client_mode,
             startup_timeout=self.settings.dht_startup_timeout,
             expiration_s=self.settings.dht_expiration_s,
+            log_path=self.config.log_path,
         )
         self._remove_dead_sockets()
         swarm = start_node(options, self.events)
@@ -314,9 +320,7 @@ class Node:
                 return
             if rs in done or rs.round < resume_round:
                 # Finished here already (or covered by the checkpoint we resumed from): wait for the clock.
-                clock.wait_for_change(
-                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=self._first_poll_s()
-                )
+                self._wait_for_clock(clock, rs, min(5.0, self.config.stage_timeout_s), stop)
                 continue
             reward = self._train_stage(rs, exchange, runner, pipeline, stop)
             if reward is None:  # stopped mid-stage
@@ -335,10 +339,23 @@ class Node:
             if is_clock:
                 clock.advance()
             else:
-                clock.wait_for_change(
-                    rs, timeout=self.config.stage_timeout_s, poll_min_s=self._first_poll_s()
-                )
+                self._wait_for_clock(clock, rs, self.config.stage_timeout_s, stop)
         self.summary.reason = self.summary.reason or "stopped"
+
+    def _wait_for_clock(self, clock: Any, rs: Any, timeout: float, stop: threading.Event) -> None:
+        """Wait for the clock to leave ``rs``, polling with backoff (up to 5 s) like the clock's own wait,
+        but sleeping on ``stop``: a stop request ends the wait at once, even while a follower waits
+        minutes for a slow swarm."""
+        deadline = time.monotonic() + timeout
+        delay = self._first_poll_s()
+        while not stop.is_set():
+            if clock.wait_for_change(rs, timeout=0) is not None:  # one look at the clock
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
     def _train_stage(
         self, rs: Any, exchange: Any, runner: Any, pipeline: Any, stop: threading.Event
@@ -427,7 +444,7 @@ class Node:
             expected = max(len(self._known_peers), routing + 1, self.config.min_peers)
             if len(publishers) >= expected or time.monotonic() >= deadline:
                 return
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 1.5, 2.0)
 
     def _first_poll_s(self) -> float:
