@@ -17,12 +17,9 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing ide
 
 
 def identity_path(name: str) -> Path:
-    from rlswarm_core.errors import ConfigError
-    from rlswarm_core.system.paths import app_paths
+    from rlswarm_core.identity.keys import named_identity_path
 
-    if not name or "/" in name or name.startswith("."):
-        raise ConfigError(f"invalid identity name {name!r}", "use letters, digits, '-' and '_'")
-    return app_paths().identities / f"{name}.pem"
+    return named_identity_path(name)
 
 
 def _describe(ident) -> dict[str, str]:

@@ -241,3 +241,12 @@ def file_mode(path: Path) -> int:
 
 def fix_permissions(path: Path) -> None:
     os.chmod(path, 0o600)
+
+
+def named_identity_path(name: str) -> Path:
+    """Where the identity called ``name`` lives (``rlswarm identity list`` shows them)."""
+    from rlswarm_core.system.paths import app_paths
+
+    if not name or "/" in name or name.startswith("."):
+        raise IdentityError(f"invalid identity name {name!r}", "use letters, digits, '-' and '_'")
+    return app_paths().identities / f"{name}.pem"

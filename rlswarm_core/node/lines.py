@@ -1,4 +1,4 @@
-"""Node events as one-line, human-readable log text (the plain output of ``join`` and its log file)."""
+"""Node events as one-line, human-readable log text (the instance log file and the plain output of a node)."""
 
 from __future__ import annotations
 
