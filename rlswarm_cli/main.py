@@ -80,6 +80,9 @@ app.command("completion")(completion_cmd.completion)
 
 
 def run() -> None:
+    from rlswarm_core.system.paths import set_private_umask
+
+    set_private_umask()  # every file and folder rlswarm writes is its user's alone (0600, 0700)
     app(prog_name="rlswarm")
 
 

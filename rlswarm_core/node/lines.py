@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -56,3 +59,38 @@ def stamped(event: Any) -> str | None:
     if text is None:
         return None
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(event.at))} {text}"
+
+
+class InstanceLog:
+    """The instance's log file (``logs/NAME.log``): one stamped line per event worth reading, and the
+    node's notices; lines are redacted and flushed whole. The DHT process appends to the same file."""
+
+    def __init__(self, path: Path) -> None:
+        from rlswarm_core.system.paths import private_dir
+
+        self.path = Path(path)
+        private_dir(self.path.parent)
+        self._lock = threading.Lock()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._handle = os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+
+    def __call__(self, event: Any) -> None:
+        self.write(stamped(event))
+
+    def notice(self, level: str, text: str) -> None:
+        prefix = "" if level in ("info", "success") else f"{level}: "
+        self.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {prefix}{text}")
+
+    def write(self, line: str | None) -> None:
+        from rlswarm_core.secrets.redact import redact
+
+        if line is None:
+            return
+        with self._lock:
+            if not self._handle.closed:
+                self._handle.write(redact(line) + "\n")
+                self._handle.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
