@@ -97,6 +97,9 @@ class NodeConfig:
     pipeline_factory: Callable[[NodeSettings, str], Any] | None = None
     # the instance log: the DHT process writes its output and log records there, never to a terminal
     log_path: Path | None = None
+    # told "loading" when the run starts and "joining" right before the DHT starts: until then a stop
+    # request may abandon the run at once (nothing has started that needs an orderly stop)
+    on_phase: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -175,6 +178,10 @@ class Node:
         self._stage_seconds: float | None = None
 
     # -- set-up ------------------------------------------------------------------------------------
+    def _phase(self, name: str) -> None:
+        if self.config.on_phase is not None:
+            self.config.on_phase(name)
+
     def checkpoint_dir(self) -> Path:
         return self.paths.checkpoints / self.peer_id
 
@@ -223,6 +230,7 @@ class Node:
         from rlswarm_core.training.stages import make_pipeline
 
         stop = stop or threading.Event()
+        self._phase("loading")
         self._apply_process_settings()
         store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
         latest = store.latest()
@@ -231,6 +239,7 @@ class Node:
         factory = self.config.pipeline_factory or make_pipeline
         pipeline = factory(self.settings, self.peer_id)
         freeze_startup_heap()
+        self._phase("joining")
         if stop.is_set():  # stopped while loading: no reason to join the swarm only to leave it
             self.summary.reason = "stopped"
             return self.summary

@@ -77,6 +77,8 @@ class NodeRuntime:
         self.peer_id = ""
         self.link: Any = None
         self._log: Any = None
+        self._metrics: Any = None
+        self._pusher: Any = None
 
     # -- preparation -------------------------------------------------------------------------------
     def prepare(self) -> NodeRuntime:
@@ -157,8 +159,9 @@ class NodeRuntime:
             return self._run()
 
     def _run(self) -> Any:
-        from rlswarm_core.node.engine import Node, NodeConfig
+        from rlswarm_core.node.engine import NodeSummary
         from rlswarm_core.node.journal import JOURNAL_NAME, EventJournal
+        from rlswarm_core.node.signals import StartupInterrupted
         from rlswarm_core.swarm.events import EventBus
 
         paths = self.paths.ensure()
@@ -167,31 +170,40 @@ class NodeRuntime:
         for subscriber in (journal, self._log, self.renderer.event):
             bus.subscribe(subscriber)
         policy = self._install_signals()
-        metrics = pusher = None
         try:
-            if self.settings.metrics_port is not None:
-                from rlswarm_core.node.metrics import serve_metrics
-
-                metrics = serve_metrics(bus, self.settings.metrics_port, instance=self.request.instance)
-                self.notice("info", f"metrics on http://127.0.0.1:{metrics.port}/metrics")
-            node = Node(self._node_config(NodeConfig), events=bus, paths=paths)
-            if self.settings.push_every_rounds:
-                # the Hub token's write scope is checked now, before any training, not after a round
-                pusher = _auto_push(node, self.settings, self.request.instance)
-            self.notice(
-                "info",
-                f"joining as {self.role} with profile {self.settings.profile} ({self.settings.model}); "
-                "Ctrl-C stops cleanly",
-            )
-            with self.renderer.running():
-                return node.run(self.stop_event)
+            return self._start(bus, paths, policy)
+        except StartupInterrupted:
+            return NodeSummary(peer_id=self.peer_id, reason="stopped while starting")
         finally:
-            self._tear_down(pusher, metrics, journal)
+            self._tear_down(journal)
             if policy is not None:
                 if self.keep_handlers:
                     policy.cleaned_up()
                 else:
                     policy.restore()
+
+    def _start(self, bus: Any, paths: AppPaths, policy: Any) -> Any:
+        from rlswarm_core.node.engine import Node, NodeConfig
+
+        if self.settings.metrics_port is not None:
+            from rlswarm_core.node.metrics import serve_metrics
+
+            self._metrics = serve_metrics(bus, self.settings.metrics_port, instance=self.request.instance)
+            self.notice("info", f"metrics on http://127.0.0.1:{self._metrics.port}/metrics")
+        config = self._node_config(NodeConfig)
+        if policy is not None:
+            config.on_phase = policy.phase
+        node = Node(config, events=bus, paths=paths)
+        if self.settings.push_every_rounds:
+            # the Hub token's write scope is checked now, before any training, not after a round
+            self._pusher = _auto_push(node, self.settings, self.request.instance)
+        self.notice(
+            "info",
+            f"joining as {self.role} with profile {self.settings.profile} ({self.settings.model}); "
+            "Ctrl-C stops cleanly",
+        )
+        with self.renderer.running():
+            return node.run(self.stop_event)
 
     def _node_config(self, config_class: Any) -> Any:
         link = self.link
@@ -215,22 +227,24 @@ class NodeRuntime:
             return None
         from rlswarm_core.node.signals import StopPolicy
 
-        return StopPolicy(self.notice, self.renderer.interrupted, self.stop_event).install()
+        policy = StopPolicy(self.notice, self.renderer.interrupted, self.stop_event).install()
+        policy.interruptible = True  # until the node starts joining (NodeConfig.on_phase)
+        return policy
 
-    def _tear_down(self, pusher: Any, metrics: Any, journal: Any) -> None:
+    def _tear_down(self, journal: Any) -> None:
         """In order: the last Hub push, the chain queue's last flush, metrics, the journal, the log."""
         from rlswarm_core.swarm.dht_process import route_hivemind_logs
 
         try:
-            if pusher is not None:
+            if self._pusher is not None:
                 settle = PUSH_SETTLE_ON_STOP_S if self.stop_event.is_set() else PUSH_SETTLE_S
-                if not pusher.wait_settled(settle):
-                    self.notice("warn", "a Hub push was still running: the next run pushes that round again")
-                pusher.stop()
+                if not self._pusher.wait_settled(settle):
+                    self.notice("warn", "a Hub push was cut short: push it with 'rlswarm push-hub'")
+                self._pusher.stop()
             if self.link is not None:
                 self.link.close(flush=True)
-            if metrics is not None:
-                metrics.close()
+            if self._metrics is not None:
+                self._metrics.close()
         finally:
             journal.close()
             route_hivemind_logs(None)

@@ -22,6 +22,11 @@ EXIT_INTERRUPTED = 130
 STOPPING_NOTICE = "stopping after the current step (press Ctrl-C again to force)"
 
 
+class StartupInterrupted(KeyboardInterrupt):
+    """The first signal came while the node was still loading (nothing to stop in order yet): the run
+    is abandoned at once instead of after a slow import or model load."""
+
+
 def _write_interrupted() -> None:
     os.write(2, b"error: interrupted\n")
 
@@ -44,6 +49,8 @@ class StopPolicy:
         self.on_force = on_force or _write_interrupted
         self._previous: dict[int, Any] = {}
         self._cleaned_up = False
+        # while True, the first signal also raises StartupInterrupted in the main thread
+        self.interruptible = False
 
     def install(self) -> StopPolicy:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -67,6 +74,13 @@ class StopPolicy:
         # a signal can land while this thread writes to the same stream: a notice is never worth a crash
         with contextlib.suppress(Exception):
             self.notify("warn", STOPPING_NOTICE)
+        if self.interruptible:
+            self.interruptible = False
+            raise StartupInterrupted
+
+    def phase(self, name: str) -> None:
+        """The node's phase (see ``NodeConfig.on_phase``): interruptible while it loads."""
+        self.interruptible = name == "loading"
 
     def force(self) -> NoReturn:
         kill_groups(signal.SIGKILL)
