@@ -15,6 +15,11 @@ from rlswarm_core.node.renderer import NodeRenderer
 from rlswarm_core.secrets.redact import redact
 
 _SHOW_CURSOR = b"\x1b[?25h"
+_LIVE_STYLES = {
+    "warn": ("warning: ", "yellow"),
+    "error": ("error: ", "bold red"),
+    "success": ("", "green"),
+}
 
 
 class JoinDisplay(NodeRenderer):
@@ -24,6 +29,7 @@ class JoinDisplay(NodeRenderer):
         self.out = out
         self.view = NodeView()
         self.live: Any = None
+        self._tty = _TerminalEcho()
         self.interactive = not out.json_mode and not out.quiet and sys.stdout.isatty()
 
     def event(self, event: Any) -> None:
@@ -43,14 +49,23 @@ class JoinDisplay(NodeRenderer):
                 sys.stderr.flush()
 
     def notice(self, level: str, text: str) -> None:
-        show = {"warn": self.out.warn, "error": self.out.error, "success": self.out.success}
-        show.get(level, self.out.info)(text)
+        live = self.live
+        if live is None:
+            show = {"warn": self.out.warn, "error": self.out.error, "success": self.out.success}
+            show.get(level, self.out.info)(text)
+            return
+        # above the panel, through the panel's own console: Output's stderr console would write around
+        # the live display straight to the terminal, and the next refresh would draw over the line
+        prefix, style = _LIVE_STYLES.get(level, ("", None))
+        live.console.print(redact(prefix + text), style=style, markup=False, soft_wrap=True)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
         if self.interactive:
             from rich.live import Live
 
+            self._tty = _TerminalEcho()
+            self._tty.hide_control_chars()
             self.live = Live(self._panel(), console=self.out.console, refresh_per_second=2, transient=False)
             self.live.__enter__()
         try:
@@ -59,9 +74,11 @@ class JoinDisplay(NodeRenderer):
             if self.live is not None:
                 self.live.__exit__(None, None, None)
                 self.live = None
+            self._tty.restore()
 
     def interrupted(self) -> None:
         # from the signal handler, right before the process exits: no Rich, no locks
+        self._tty.restore()
         if self.live is not None:
             os.write(1, _SHOW_CURSOR + b"\n")
         os.write(2, b"error: interrupted\n")
@@ -73,3 +90,35 @@ class JoinDisplay(NodeRenderer):
 
         memory = psutil.Process().memory_info().rss / 1024**3
         return render_panel(self.view, memory_gb=memory)
+
+
+class _TerminalEcho:
+    """While the panel is shown, the terminal does not echo Ctrl-C as ``^C``: the echo lands after the
+    panel's last column, wraps, and leaves a stray copy of the panel's top line on the screen."""
+
+    def __init__(self) -> None:
+        self._saved: Any = None
+
+    def hide_control_chars(self) -> None:
+        try:
+            import termios
+
+            fd = sys.stdin.fileno()
+            if not os.isatty(fd):
+                return
+            attrs = termios.tcgetattr(fd)
+            self._saved = (fd, list(attrs))
+            attrs[3] &= ~termios.ECHOCTL
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        except (ImportError, AttributeError, OSError, ValueError):
+            self._saved = None
+
+    def restore(self) -> None:
+        if self._saved is None:
+            return
+        import termios
+
+        fd, attrs = self._saved
+        with contextlib.suppress(OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        self._saved = None

@@ -71,12 +71,16 @@ class StopPolicy:
         if self.stop.is_set() or self._cleaned_up:
             self.force()
         self.stop.set()
-        # a signal can land while this thread writes to the same stream: a notice is never worth a crash
-        with contextlib.suppress(Exception):
-            self.notify("warn", STOPPING_NOTICE)
+        # from a thread of its own: the signal may have interrupted this thread in the middle of writing
+        # to the same screen (a live display's refresh), and printing here would cut into it
+        threading.Thread(target=self._notify_stopping, name="stop-notice", daemon=True).start()
         if self.interruptible:
             self.interruptible = False
             raise StartupInterrupted
+
+    def _notify_stopping(self) -> None:
+        with contextlib.suppress(Exception):  # a notice is never worth a crash
+            self.notify("warn", STOPPING_NOTICE)
 
     def phase(self, name: str) -> None:
         """The node's phase (see ``NodeConfig.on_phase``): interruptible while it loads."""
