@@ -74,8 +74,8 @@ def test_join_rewards_and_doctor_read_the_chain_from_the_environment(
     }
     assert not (home / "state" / "devnet.json").exists()
     joined = run_rlswarm(
-        "--json", "join", "--network", "devnet", "--profile", "local-tiny", "--host", "127.0.0.1", "--port", "0",
-        "--max-rounds", "1",
+        "--json", "join", "--network", "devnet", "--profile", "local-tiny",
+        "--host", "127.0.0.1", "--port", "0", "--max-rounds", "1",
         env={**env, "RLSWARM_WALLET_PRIVATE_KEY": dev_key(STAGE_MANAGER_INDEX)},
         timeout=300,
     )  # fmt: skip
@@ -85,7 +85,9 @@ def test_join_rewards_and_doctor_read_the_chain_from_the_environment(
     assert reader.owner(peer) is not None
     assert all(reader.reward_landed(0, stage, peer) for stage in range(3))
 
-    rewards = run_rlswarm("rewards", "--source", "chain", "--network", "devnet", "--peer", peer, "--json", env=env)
+    rewards = run_rlswarm(
+        "rewards", "--source", "chain", "--network", "devnet", "--peer", peer, "--json", env=env
+    )
     assert rewards.returncode == 0, rewards.stderr
     (found,) = json.loads(rewards.stdout)["nodes"]
     assert found["peer_id"] == peer and found["wins"] == int(reader.total_wins(peer))

@@ -37,8 +37,9 @@ class TerminalJoin:
         self.session = "join"
         variables = {"PYTHONPATH": str(REPO), "RLSWARM_HOME": str(home), "NO_COLOR": "1", **(env or {})}
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
+        python = shlex.quote(sys.executable)
         command = (
-            f"cd {shlex.quote(str(REPO))} && env {assignments} {shlex.quote(sys.executable)} -m rlswarm_cli.main "
+            f"cd {shlex.quote(str(REPO))} && env {assignments} {python} -m rlswarm_cli.main "
             f"join {' '.join(shlex.quote(a) for a in args)}; echo EXIT=$?; sleep 600"
         )
         self._tmux("new-session", "-d", "-s", self.session, "-x", "200", "-y", "50", command)

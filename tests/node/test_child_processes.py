@@ -63,7 +63,7 @@ def test_children_get_no_secrets_and_files_are_private(tmp_path: Path) -> None:
         assert any(value.encode() in _environ(psutil.Process(node.proc.pid)) for value in SECRETS.values())
         for proc in (dht, p2pd):
             env = _environ(proc)
-            leaked = [name for name, value in SECRETS.items() if name.encode() in env or value.encode() in env]
+            leaked = [k for k, v in SECRETS.items() if k.encode() in env or v.encode() in env]
             assert not leaked, f"{proc.name()} ({proc.pid}) has {leaked} in its environment"
             assert b"PATH=" in env  # the rest of the environment is still there
     finally:
