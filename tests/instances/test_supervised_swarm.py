@@ -133,8 +133,11 @@ def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Pat
         # a supervisor killed outright takes its node with it: the node is sent SIGTERM, stops after its
         # step and leaves nothing behind, so no orphan holds the identity and port of a restart
         node_1 = psutil.Process(new_pid)
+        deadline = time.monotonic() + 150
+        while not any(p.name() == "p2pd" for p in node_1.children(recursive=True)):
+            assert time.monotonic() < deadline, "the restarted node-1 never started its DHT"
+            time.sleep(0.5)
         doomed = [node_1, *node_1.children(recursive=True)]
-        assert any(p.name() == "p2pd" for p in doomed)
         os.kill(liveness("node-1").supervisor.pid, signal.SIGKILL)  # type: ignore[union-attr]
         _, alive = psutil.wait_procs(doomed, timeout=60)
         assert not alive, f"left behind by node-1 after its supervisor was killed: {alive}"

@@ -43,5 +43,6 @@ def test_the_readme_snippet_runs_a_node(tmp_path: Path) -> None:
     assert "[0] reached round 1" in out
     assert "cli modules: []" in out
     # the same journal and log as a node started by 'rlswarm join'
-    assert (home / "state" / "instances" / "default" / "events.jsonl").read_text().count('"RoundFinished"') == 1
+    journal = (home / "state" / "instances" / "default" / "events.jsonl").read_text()
+    assert journal.count('"RoundFinished"') == 1
     assert "round 0 done" in (home / "logs" / "default.log").read_text()
