@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ class ChildSetup:
     parent_pid: int
     # where the DHT process's output and log records go; None keeps the inherited stderr descriptor
     log_path: Path | None = None
+    # the kernel's parent-death signal follows the thread that forked: only ask for it from the main
+    # thread (a worker thread's end would look like the parent's death); the pid watch covers the rest
+    death_signal: bool = True
 
     def apply(self) -> None:
         # the parent blocked SIGINT and SIGTERM around the fork: nothing arrives before this is done
@@ -38,7 +42,8 @@ class ChildSetup:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, lambda signum, frame: children.end_own_session())
-        children.set_parent_death_signal(signal.SIGTERM)
+        if self.death_signal:
+            children.set_parent_death_signal(signal.SIGTERM)
         children.watch_parent(self.parent_pid, children.end_own_session)
         from rlswarm_core.system.environment import scrub_own_environment
 
@@ -101,7 +106,8 @@ def start_dht(log_path: Path | None = None, **kwargs: Any) -> Any:
     Its process group (which p2pd joins) is registered for a forced stop.
     """
     dht = _isolated_dht_class()(start=False, **kwargs)
-    dht.rlswarm_setup = ChildSetup(parent_pid=os.getpid(), log_path=log_path)
+    on_main = threading.current_thread() is threading.main_thread()
+    dht.rlswarm_setup = ChildSetup(parent_pid=os.getpid(), log_path=log_path, death_signal=on_main)
     with children.signals_blocked():
         dht.run_in_background(await_ready=False)
     children.register_group(dht.pid)

@@ -47,10 +47,12 @@ def isolated_preexec(death_signal: int = signal.SIGTERM) -> Callable[[], None]:
 
     Use it with ``start_new_session=True`` (the child's own session, away from the terminal's
     signals). The ``prctl`` function is looked up here, before the fork, so the child only calls it.
-    The signal is tied to the thread that starts the child: start children from a thread that lives
-    as long as they should (the main thread, in practice).
+    The kernel ties the signal to the thread that starts the child, so it is only set up when that is
+    the main thread.
     """
-    prctl = _prctl()
+    # the kernel ties the signal to the starting thread: from another thread, its end would look like
+    # the parent's death, so the signal is only asked for from the main thread
+    prctl = _prctl() if threading.current_thread() is threading.main_thread() else None
     parent = os.getpid()
 
     def preexec() -> None:
@@ -114,12 +116,19 @@ def kill_groups(signum: int = signal.SIGKILL) -> int:
     return len(groups)
 
 
+_ending = threading.Event()
+
+
 def end_own_session(grace_s: float = 2.0) -> None:
     """In a session leader: SIGTERM every other process of the session (its p2pd), reap them for up to
-    ``grace_s``, SIGKILL what is left, and exit. Used when the parent is gone or asks with SIGTERM."""
+    ``grace_s``, SIGKILL what is left, and exit. Used when the parent is gone or asks with SIGTERM; safe
+    to call from any thread, and only the first call does anything (the SIGTERM sent to the session
+    reaches this process too, whose handler calls here again)."""
     import time
 
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _ending.is_set():
+        return
+    _ending.set()
     with contextlib.suppress(OSError):
         os.killpg(0, signal.SIGTERM)
     deadline = time.monotonic() + grace_s

@@ -66,6 +66,9 @@ def test_children_get_no_secrets_and_files_are_private(tmp_path: Path) -> None:
             leaked = [k for k, v in SECRETS.items() if k.encode() in env or v.encode() in env]
             assert not leaked, f"{proc.name()} ({proc.pid}) has {leaked} in its environment"
             assert b"PATH=" in env  # the rest of the environment is still there
+        # the DHT process writes to the instance log, never to the node's terminal or display
+        log = str(home / "logs" / "default.log")
+        assert [os.readlink(f"/proc/{dht.pid}/fd/{fd}") for fd in (1, 2)] == [log, log]
     finally:
         assert node.stop(timeout=60) == 0, node.describe()
     loose = []
@@ -77,3 +80,53 @@ def test_children_get_no_secrets_and_files_are_private(tmp_path: Path) -> None:
             loose.append(f"{oct(mode)} {path.relative_to(home)}")
     assert not loose, "not private: " + ", ".join(loose)
     assert list((home / "data" / "checkpoints").glob("*/round-000000/model.safetensors"))
+
+
+_DHT_FROM_A_THREAD = """
+import os, sys, threading, time
+from pathlib import Path
+from rlswarm_core.identity.keys import create_identity
+from rlswarm_core.swarm.dht import DHTOptions, start_node
+
+identity = Path(sys.argv[1])
+create_identity(identity)
+started = []
+worker = threading.Thread(
+    target=lambda: started.append(start_node(DHTOptions(identity_path=identity, host="127.0.0.1", port=0)))
+)
+worker.start()
+worker.join()  # the thread that started the DHT process is gone; the DHT process must not be
+assert started[0].visible_maddrs(), "the DHT process stopped answering when its starting thread ended"
+print(started[0].dht.pid, *started[0].daemon_pids(), flush=True)
+time.sleep(600)
+"""
+
+
+def test_dht_started_from_a_thread_outlives_the_thread_not_the_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _DHT_FROM_A_THREAD, str(tmp_path / "id.pem")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()
+        assert line, "the DHT did not start"
+        procs = [psutil.Process(int(pid)) for pid in line.split()]
+        assert len(procs) == 2 and procs[1].name() == "p2pd"
+        assert all(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        _, alive = psutil.wait_procs(procs, timeout=20)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], f"left behind: {alive}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
