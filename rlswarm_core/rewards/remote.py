@@ -117,7 +117,7 @@ def chain_rewards(
     """Totals, wins and votes per peer from the coordinator contract.
 
     The network and its chain come from the settings, like ``join``'s (these arguments are flags over
-    ``RLSWARM_*``, config.yaml, ...); a local network has no chain, so the devnet is read instead.
+    ``RLSWARM_*``, config.yaml, ...); where no network is named at all, the devnet is read.
     """
     from rlswarm_core.chain.networks import network_of
     from rlswarm_core.chain.reader import CoordinatorReader
@@ -125,8 +125,9 @@ def chain_rewards(
 
     if not peers:
         raise RewardsSourceError("no peer to look up", "pass --peer ID or create instances first")
-    settings = resolve_node_settings({"network": network, "rpc_url": rpc_url, "contract": contract}).settings
-    if settings.network == "local":
+    resolved = resolve_node_settings({"network": network, "rpc_url": rpc_url, "contract": contract})
+    settings = resolved.settings
+    if resolved.sources.get("network", "default") == "default":
         settings = settings.model_copy(update={"network": "devnet"})
     net = network_of(settings).require_chain()
     reader = CoordinatorReader(net.rpc_url or "", net.contract or "", net.chain_id)
