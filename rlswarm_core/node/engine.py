@@ -1,8 +1,9 @@
 """One object that runs an RL Swarm node end to end: DHT, round/stage clock, GRPO training per stage,
 publishing to the swarm, winners, checkpoints and resume.
 
-``Node(config).run(stop)`` is what ``rlswarm join`` and the tests call. The node never prints; it emits
-events on its bus (``node.events``), which the event journal, the live panel and metrics subscribe to.
+``Node(config).run(stop)`` is what the node runtime (:mod:`rlswarm_core.node.runtime`) and the tests
+call. The node never prints; it emits events on its bus (``node.events``), which the event journal,
+the instance log, the caller's renderer and metrics subscribe to.
 """
 
 from __future__ import annotations
