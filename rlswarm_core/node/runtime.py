@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlswarm_core.chain.link import LoginRequired  # noqa: F401 - raised by prepare(), exported here
+from rlswarm_core.chain.link import LoginRequired  # raised by prepare(); exported here
 from rlswarm_core.errors import ConfigError
 from rlswarm_core.node.renderer import NodeRenderer
 from rlswarm_core.system.paths import AppPaths, app_paths
@@ -63,14 +63,13 @@ class NodeRuntime:
         handle_signals: bool | None = None,
         keep_handlers: bool = False,
         stop: threading.Event | None = None,
-        paths: AppPaths | None = None,
     ) -> None:
         self.request = request or NodeRequest()
         self.renderer = renderer or NodeRenderer()
         self.stop_event = stop or threading.Event()
         self.handle_signals = handle_signals
         self.keep_handlers = keep_handlers
-        self.paths = paths or app_paths()
+        self.paths = app_paths()  # RLSWARM_HOME relocates everything, as for the command
         self.settings: Any = None
         self.role = ""
         self.identity_path: Path | None = None
@@ -86,12 +85,19 @@ class NodeRuntime:
 
         if self._log is None:
             self._log = InstanceLog(self.paths.logs / f"{self.request.instance}.log")
-        if self.settings is None:
-            self.settings = self._resolve_settings()
-            self.role = self._pick_role()
-            self.identity_path = self._ensure_identity()
-        if self.link is None and self.settings.network != "local":
-            self.link = self._connect_chain()
+        try:
+            if self.settings is None:
+                self.settings = self._resolve_settings()
+                self.role = self._pick_role()
+                self.identity_path = self._ensure_identity()
+            if self.link is None and self.settings.network != "local":
+                self.link = self._connect_chain()
+        except LoginRequired:
+            raise  # the caller may log in and call prepare() again
+        except BaseException:
+            self._log.close()
+            self._log = None
+            raise
         return self
 
     def _resolve_settings(self) -> Any:
