@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from rlswarm_core.system.environment import child_environment, scrub_own_environment
 from rlswarm_core.system.paths import app_paths, private_dir
@@ -65,12 +66,15 @@ def test_child_environment_drops_secrets_and_keeps_the_rest() -> None:
     }
 
 
-def test_a_forked_child_scrubs_secrets_from_its_proc_environ() -> None:
-    # the secret is in this process's initial environment block, as an operator's export puts it
+@pytest.mark.parametrize("withheld", [False, True], ids=["in-os-environ", "withheld-before-fork"])
+def test_a_forked_child_scrubs_secrets_from_its_proc_environ(withheld: bool) -> None:
+    # the secret is in this process's initial environment block, as an operator's export puts it; the
+    # parent may have taken it out of os.environ already (the runtime does), the block still has it
     script = (
         "import os, sys, time\n"
         "from rlswarm_core.system.environment import scrub_own_environment\n"
-        "pid = os.fork()\n"
+        + ("os.environ.pop('HF_TOKEN')\n" if withheld else "")
+        + "pid = os.fork()\n"
         "if pid == 0:\n"
         "    scrub_own_environment()\n"
         "    os.write(1, b'scrubbed\\n')\n"
@@ -138,3 +142,14 @@ def test_first_signal_stops_second_forces_and_kills_the_children() -> None:
     assert proc.returncode == 130 and "error: interrupted" in err and "Traceback" not in err
     gone, _ = psutil.wait_procs([child], timeout=10)
     assert gone, "the forced stop left the child's group running"
+
+
+def test_secrets_are_withheld_from_children_started_in_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlswarm_core.system.environment import secrets_withheld
+
+    monkeypatch.setenv("RLSWARM_WALLET_PRIVATE_KEY", "0xwithheld")
+    with secrets_withheld() as names:
+        assert "RLSWARM_WALLET_PRIVATE_KEY" in names
+        seen = subprocess.run(["env"], capture_output=True, text=True, check=True).stdout
+    assert "0xwithheld" not in seen and "PATH=" in seen
+    assert os.environ["RLSWARM_WALLET_PRIVATE_KEY"] == "0xwithheld"  # back for the rest of the program

@@ -190,6 +190,7 @@ class NodeRuntime:
 
     def _start(self, bus: Any, paths: AppPaths, policy: Any) -> Any:
         from rlswarm_core.node.engine import Node, NodeConfig
+        from rlswarm_core.system.environment import secrets_withheld
 
         if self.settings.metrics_port is not None:
             from rlswarm_core.node.metrics import serve_metrics
@@ -208,7 +209,9 @@ class NodeRuntime:
             f"joining as {self.role} with profile {self.settings.profile} ({self.settings.model}); "
             "Ctrl-C stops cleanly",
         )
-        with self.renderer.running():
+        # the secrets were read (chain link, Hub token): what the node starts from here on (the DHT
+        # process, its p2pd, torch's shared-memory manager) inherits an environment without them
+        with secrets_withheld(), self.renderer.running():
             return node.run(self.stop_event)
 
     def _node_config(self, config_class: Any) -> Any:

@@ -8,10 +8,11 @@ get a copy without them; whatever a child does need is passed to it explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 # Variables that hold secrets besides those the secret store reads (its own are added below).
 _EXTRA_SECRET_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
@@ -41,6 +42,23 @@ def child_environment(
     return env
 
 
+@contextlib.contextmanager
+def secrets_withheld() -> Iterator[list[str]]:
+    """Take the secret variables out of this process's environment for a block, and put them back after.
+
+    For a process that has read its secrets already and is about to start children it does not control
+    (libraries' helper processes, which inherit the environment as it is when they start). Yields the
+    names withheld.
+    """
+    held = {name: value for name, value in os.environ.items() if is_secret_variable(name)}
+    for name in held:
+        os.environ.pop(name, None)
+    try:
+        yield sorted(held)
+    finally:
+        os.environ.update(held)
+
+
 def scrub_own_environment() -> list[str]:
     """Remove secrets from this process's environment: for a child made by ``fork`` (which copies the
     parent's environment) before it starts anything. Returns the names removed.
@@ -52,17 +70,19 @@ def scrub_own_environment() -> list[str]:
     found = [name for name in list(os.environ) if is_secret_variable(name)]
     for name in found:
         os.environ.pop(name, None)  # unsetenv: the C environ array drops its pointer too
-    if found and sys.platform.startswith("linux"):
-        _wipe_initial_environment(found)
+    if sys.platform.startswith("linux"):
+        # the block may hold secrets os.environ no longer has (withheld by the parent before the fork)
+        found = sorted(set(found) | set(_wipe_initial_environment()))
     return found
 
 
-def _wipe_initial_environment(names: list[str]) -> None:
-    """Zero the ``NAME=value`` entries of ``names`` in the environment block the kernel set up at exec.
+def _wipe_initial_environment() -> list[str]:
+    """Zero every secret ``NAME=value`` entry of the environment block the kernel set up at exec; the
+    names wiped.
 
     That block lies between the ``env_start`` and ``env_end`` addresses of ``/proc/self/stat`` (fields
-    50 and 51); it is the process's own writable memory, which no longer backs any variable once the
-    variables were unset. Failures leave the block as it was.
+    50 and 51); it is the process's own writable memory, which backs no variable once the variables
+    were unset (call this after unsetting them). Failures leave the block as it was.
     """
     try:
         with open("/proc/self/stat", "rb") as handle:
@@ -72,10 +92,15 @@ def _wipe_initial_environment(names: list[str]) -> None:
         start, end = int(fields[47]), int(fields[48])
         block = ctypes.string_at(start, end - start)
     except (OSError, ValueError, IndexError):
-        return
-    prefixes = tuple(name.encode() + b"=" for name in names)
+        return []
+    wiped = []
     offset = 0
     for entry in block.split(b"\0"):
-        if entry.startswith(prefixes):
+        raw_name, sep, _ = entry.partition(b"=")
+        name = raw_name.decode(errors="replace")
+        # never one the C environment still points at (all secrets were unset just before)
+        if sep and is_secret_variable(name) and name not in os.environ:
             ctypes.memset(start + offset, 0, len(entry))
+            wiped.append(name)
         offset += len(entry) + 1
+    return wiped

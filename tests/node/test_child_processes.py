@@ -61,7 +61,10 @@ def test_children_get_no_secrets_and_files_are_private(tmp_path: Path) -> None:
         node.wait_for(lambda e: e["kind"] == "CheckpointSaved", timeout=240)
         dht, p2pd = _children(node)
         assert any(value.encode() in _environ(psutil.Process(node.proc.pid)) for value in SECRETS.values())
-        for proc in (dht, p2pd):
+        helpers = node.tree()[1:]
+        assert dht in helpers and p2pd in helpers
+        # every process under the node: the DHT process, p2pd, and any helper a library started
+        for proc in helpers:
             env = _environ(proc)
             leaked = [k for k, v in SECRETS.items() if k.encode() in env or v.encode() in env]
             assert not leaked, f"{proc.name()} ({proc.pid}) has {leaked} in its environment"
