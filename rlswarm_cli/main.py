@@ -130,6 +130,9 @@ def main(
 
 
 def run() -> None:
+    from rlswarm_core.system.paths import set_private_umask
+
+    set_private_umask()  # every file and folder rlswarm writes is its user's alone (0600, 0700)
     app(prog_name="rlswarm")
 
 

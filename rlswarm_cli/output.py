@@ -136,6 +136,12 @@ class LiveView:
         if self._live is not None:
             self._live.update(Redacted(self._render()), refresh=True)
 
+    def print_above(self, text: str, style: str | None = None) -> None:
+        """A whole line above the view, through the view's own console: a line written around the live
+        display straight to the terminal would be drawn over by the next refresh."""
+        if self._live is not None:
+            self._live.console.print(redact(text), style=style, markup=False, soft_wrap=True)
+
 
 @dataclass
 class Output:
@@ -261,8 +267,14 @@ class Output:
     # ----- interaction ------------------------------------------------------------------------------
 
     @contextmanager
-    def live(self, render: Callable[[], RenderableType], refresh_per_second: float = 2) -> Iterator[LiveView]:
-        """A view redrawn in place until the block ends; in JSON mode nothing is drawn."""
+    def live(
+        self,
+        render: Callable[[], RenderableType],
+        refresh_per_second: float = 2,
+        auto_refresh: bool = False,
+    ) -> Iterator[LiveView]:
+        """A view redrawn in place until the block ends (``auto_refresh``: also on its own, for views
+        that show elapsed time); in JSON mode nothing is drawn."""
         if self.json_mode:
             yield LiveView(None, render)
             return
@@ -271,7 +283,7 @@ class Output:
         with Live(
             Redacted(render()),
             console=self.console,
-            auto_refresh=False,
+            auto_refresh=auto_refresh,
             refresh_per_second=refresh_per_second,
             transient=False,
         ) as live:

@@ -22,6 +22,8 @@ from rlswarm_core.chain.abi import contract_artifact
 from rlswarm_core.chain.errors import ChainError
 from rlswarm_core.chain.networks import DEVNET_CHAIN_ID
 from rlswarm_core.errors import RlswarmError
+from rlswarm_core.system.children import isolated_preexec
+from rlswarm_core.system.environment import child_environment
 
 ANVIL_ENV = "RLSWARM_ANVIL"
 # anvil's built-in, publicly known test mnemonic: its accounts hold nothing outside a local devnet.
@@ -124,7 +126,11 @@ class AnvilProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=child_environment(),  # anvil needs none of the operator's secrets
+            # its own session: a Ctrl-C in the terminal does not reach it; this process stops it, and
+            # it gets SIGTERM (and writes its state) should this process die first
             start_new_session=True,
+            preexec_fn=isolated_preexec(signal.SIGTERM),
         )
         listening = threading.Event()
         threading.Thread(target=self._pump, args=(self._proc, listening), daemon=True).start()

@@ -66,15 +66,10 @@ class ChainLink:
 
 
 def connect_chain(
-    settings: Any,
-    peer_id: str,
-    *,
-    rpc_url: str | None = None,
-    contract: str | None = None,
-    secrets: Any = None,
-    proxy_url: str | None = None,
+    settings: Any, peer_id: str, *, secrets: Any = None, proxy_url: str | None = None
 ) -> ChainLink | None:
-    """Reader, submitter and queue for ``settings.network``; None for a local swarm.
+    """Reader, submitter and queue for ``settings.network`` (and its ``rpc_url``, ``contract`` and
+    ``chain_id`` settings); None for a local swarm.
 
     Wallet mode when a wallet key is stored (``rlswarm login wallet``), else proxy mode when a proxy is
     configured (``rlswarm login proxy``); neither is one clear error. Registering the peer id is
@@ -82,13 +77,13 @@ def connect_chain(
     """
     if settings.network == "local":
         return None
-    from rlswarm_core.chain.networks import resolve_network
+    from rlswarm_core.chain.networks import network_of
     from rlswarm_core.chain.queue import RetryWorker, SubmissionQueue, default_queue_dir
     from rlswarm_core.chain.reader import CoordinatorReader
     from rlswarm_core.secrets.store import SecretStore
     from rlswarm_core.settings.resolve import load_user_config
 
-    network = resolve_network(settings.network, rpc_url=rpc_url, contract=contract).require_chain()
+    network = network_of(settings).require_chain()
     reader = CoordinatorReader(network.rpc_url, network.contract, network.chain_id)
     reader.ensure_chain()
     store = secrets or SecretStore()

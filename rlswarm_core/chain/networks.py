@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rlswarm_core.errors import ConfigError
 from rlswarm_core.system.paths import app_paths
@@ -42,10 +43,13 @@ class Network:
             )
         devnet_hint = "start one with `rlswarm devnet up`" if self.name == "devnet" else None
         if not self.rpc_url:
-            raise ConfigError(f"network {self.name!r} has no RPC URL", devnet_hint or "pass --rpc-url")
+            raise ConfigError(
+                f"network {self.name!r} has no RPC URL", devnet_hint or "pass --rpc-url or set rpc_url"
+            )
         if not self.contract:
             raise ConfigError(
-                f"network {self.name!r} has no coordinator contract address", devnet_hint or "pass --contract"
+                f"network {self.name!r} has no coordinator contract address",
+                devnet_hint or "pass --contract or set contract",
             )
         return self
 
@@ -96,3 +100,11 @@ def resolve_network(
     if chain_id is not None:
         overrides["chain_id"] = chain_id
     return replace(base, **overrides) if overrides else base
+
+
+def network_of(settings: Any) -> Network:
+    """The network a node's resolved settings name (``network``), with their ``rpc_url``, ``contract``
+    and ``chain_id`` over the network's own values: what ``join``, ``rewards`` and ``doctor`` use."""
+    return resolve_network(
+        settings.network, rpc_url=settings.rpc_url, contract=settings.contract, chain_id=settings.chain_id
+    )

@@ -11,10 +11,6 @@ from rlswarm_core.errors import RlswarmError
 from rlswarm_core.settings.model import NodeSettings
 from rlswarm_core.system.paths import AppPaths, app_paths
 
-RPC_URL_ENV = "RLSWARM_RPC_URL"
-# The config.yaml key that names the chain's JSON-RPC endpoint.
-RPC_URL_KEY = "rpc_url"
-
 HUB_TIMEOUT_S = 5.0
 NET_TIMEOUT_S = 3.0
 
@@ -44,14 +40,22 @@ def _raw_config(paths: AppPaths) -> dict[str, Any]:
         return {}
 
 
-def configured_rpc_url(
-    explicit: str | None, environ: Mapping[str, str], raw_config: Mapping[str, Any]
-) -> str | None:
-    """Argument > ``RLSWARM_RPC_URL`` > ``rpc_url`` in config.yaml."""
-    for value in (explicit, environ.get(RPC_URL_ENV), raw_config.get(RPC_URL_KEY)):
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+def configured_rpc_url(explicit: str | None, settings: NodeSettings) -> str | None:
+    """The chain RPC endpoint ``join`` would use: the argument, else the ``rpc_url`` setting (flag >
+    ``RLSWARM_RPC_URL`` > instance > config.yaml > profile), else the network's own; None for a local
+    swarm."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    if settings.rpc_url:
+        return settings.rpc_url
+    if settings.network == "local":
+        return None
+    from rlswarm_core.chain.networks import network_of
+
+    try:
+        return network_of(settings).rpc_url
+    except RlswarmError:
+        return None
 
 
 def build_context(
@@ -92,5 +96,5 @@ def build_context(
         raw_config=raw,
         online=online,
         probe=probe,
-        rpc_url=configured_rpc_url(rpc_url, env, raw),
+        rpc_url=configured_rpc_url(rpc_url, settings),
     )

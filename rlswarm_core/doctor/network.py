@@ -100,7 +100,7 @@ def check_rpc(rpc_url: str | None, timeout: float = 3.0) -> CheckResult:
 
     shown = _safe_url(rpc_url)
     details: dict[str, Any] = {"configured": True, "url": shown}
-    fix = "check the URL (RLSWARM_RPC_URL or rpc_url in config.yaml) and that the node or provider is up"
+    fix = "check the rpc_url setting (rlswarm config show) and that the node or provider is up"
     payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     try:
         response = httpx.post(rpc_url, json=payload, timeout=timeout)

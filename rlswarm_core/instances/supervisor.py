@@ -2,12 +2,15 @@
 
 Layout of a running instance::
 
-    supervisor (python -m rlswarm_core.instances.supervise NAME; leads its own process group)
-      └── node  (python -m rlswarm_cli.main join --instance NAME; leads its own group, with its p2pd)
+    supervisor (python -m rlswarm_core.instances.supervise NAME; leads its own session)
+      └── node  (python -m rlswarm_core.node --instance NAME; its own session)
+            └── DHT process (its own session, with its p2pd)
 
 The supervisor restarts the node when it crashes, with exponential backoff, copies its output into a
 size-capped log, and records both processes (pid and start time) in ``supervisor.json``. A file lock held
 for the supervisor's whole life makes a second start fail instead of running the same identity twice.
+A node whose supervisor dies (SIGKILL included) is sent SIGTERM and stops cleanly: no node runs without
+its supervisor, so a restarted supervisor never finds its identity and port taken.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import IO, Any
 from rlswarm_core.instances import state as st
 from rlswarm_core.instances.logfile import RotatingLog
 from rlswarm_core.instances.registry import InstanceError, InstanceRecord, load
-from rlswarm_core.system.paths import app_paths
+from rlswarm_core.system.children import isolated_preexec
+from rlswarm_core.system.paths import app_paths, private_dir
 from rlswarm_core.system.processes import terminate_then_kill
 
 EXIT_LOCKED = 3
@@ -48,9 +52,9 @@ class Backoff:
 
 
 def node_command(record: InstanceRecord, extra_args: list[str] | None = None) -> list[str]:
-    # --quiet: the node writes its event lines to the instance log itself; what it prints (warnings,
-    # errors, tracebacks) is copied into the same log by the supervisor
-    cmd = [sys.executable, "-m", "rlswarm_cli.main", "--quiet", "join", "--instance", record.name]
+    # the node writes its event lines to the instance log itself; what it prints (an error line, a
+    # traceback) is copied into the same log by the supervisor
+    cmd = [sys.executable, "-m", "rlswarm_core.node", "--instance", record.name]
     if record.role == "follower":
         cmd += ["--role", "follower"]
         if record.coordinator_peer_id:
@@ -61,7 +65,13 @@ def node_command(record: InstanceRecord, extra_args: list[str] | None = None) ->
 
 
 def node_environment(record: InstanceRecord) -> dict[str, str]:
-    env = dict(os.environ)
+    """The node's environment: no secrets but those it reads itself (its wallet key, Hub token and proxy
+    login, when they come from the environment rather than the keyring), named one by one."""
+    from rlswarm_core.secrets.store import SECRETS
+    from rlswarm_core.system.environment import child_environment
+
+    wanted = {var for spec in SECRETS.values() for var in spec.env_vars}
+    env = child_environment(extra={k: v for k, v in os.environ.items() if k in wanted})
     env.update({str(k): str(v) for k, v in (record.settings.get("env") or {}).items()})
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -168,7 +178,8 @@ class Supervisor:
                 text=True,
                 errors="replace",
                 env=node_environment(self.record),
-                start_new_session=True,  # its own group: one signal reaches the node and its p2pd
+                start_new_session=True,  # away from the terminal's signals; the supervisor stops it
+                preexec_fn=isolated_preexec(signal.SIGTERM),  # and it stops when the supervisor dies
             )
             ref = st.ProcRef.of(child.pid)
             began = time.time()
@@ -220,8 +231,7 @@ class Supervisor:
                 if signalled_at is None:
                     signalled_at = now
                     log.note("stop requested: asking the node to finish its step")
-                    # the node's main process only: its DHT process was forked with the same handler,
-                    # and a signal there would interrupt the very DHT calls a clean stop needs
+                    # the node's main process: it stops its DHT process and p2pd in order
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(child.pid, signal.SIGTERM)
                 elif now - signalled_at > self.stop_timeout_s:
@@ -246,8 +256,9 @@ def start(name: str, *, wait_s: float = 10.0) -> st.Liveness:
             f"instance {name!r} is already running (pid {pid})", "stop it first or use restart"
         )
     app_paths().ensure()
-    record.log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(record.log_file, "a", encoding="utf-8") as errors:
+    private_dir(record.log_file.parent)
+    fd = os.open(record.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as errors:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rlswarm_core.instances.supervise", name],
             stdin=subprocess.DEVNULL,

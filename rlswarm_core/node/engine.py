@@ -1,8 +1,9 @@
 """One object that runs an RL Swarm node end to end: DHT, round/stage clock, GRPO training per stage,
 publishing to the swarm, winners, checkpoints and resume.
 
-``Node(config).run(stop)`` is what ``rlswarm join`` and the tests call. The node never prints; it emits
-events on its bus (``node.events``), which the event journal, the live panel and metrics subscribe to.
+``Node(config).run(stop)`` is what the node runtime (:mod:`rlswarm_core.node.runtime`) and the tests
+call. The node never prints; it emits events on its bus (``node.events``), which the event journal,
+the instance log, the caller's renderer and metrics subscribe to.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class NodeConfig:
     save_optimizer: bool = False
     # a custom task pipeline (settings, own peer id) -> StagePipeline; default: from task_family
     pipeline_factory: Callable[[NodeSettings, str], Any] | None = None
+    # the instance log: the DHT process writes its output and log records there, never to a terminal
+    log_path: Path | None = None
+    # told "loading" when the run starts and "joining" right before the DHT starts: until then a stop
+    # request may abandon the run at once (nothing has started that needs an orderly stop)
+    on_phase: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -181,6 +187,10 @@ class Node:
         self._pass_at_1: dict[int, list[float]] = {}
 
     # -- set-up ------------------------------------------------------------------------------------
+    def _phase(self, name: str) -> None:
+        if self.config.on_phase is not None:
+            self.config.on_phase(name)
+
     def checkpoint_dir(self) -> Path:
         return self.paths.checkpoints / self.peer_id
 
@@ -248,6 +258,7 @@ class Node:
         from rlswarm_core.training.stages import make_pipeline
 
         stop = stop or threading.Event()
+        self._phase("loading")
         self._apply_process_settings()
         store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
         # The task first: a missing data source or sandbox stops the node before the model loads.
@@ -256,12 +267,17 @@ class Node:
         # Load the model before joining, so a slow first load does not hold a stage open.
         latest, loaded = self._resume(store)
         freeze_startup_heap()
+        self._phase("joining")
+        if stop.is_set():  # stopped while loading: no reason to join the swarm only to leave it
+            self.summary.reason = "stopped"
+            return self.summary
         options = DHTOptions.from_settings(
             self.settings,
             self.config.identity_path,
             client_mode=self.settings.dht_client_mode,
             startup_timeout=self.settings.dht_startup_timeout,
             expiration_s=self.settings.dht_expiration_s,
+            log_path=self.config.log_path,
         )
         self._remove_dead_sockets()
         swarm = start_node(options, self.events)
@@ -342,9 +358,7 @@ class Node:
                 return
             if rs in done or rs.round < resume_round:
                 # Finished here already (or covered by the checkpoint we resumed from): wait for the clock.
-                clock.wait_for_change(
-                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=self._first_poll_s()
-                )
+                self._wait_for_clock(clock, rs, min(5.0, self.config.stage_timeout_s), stop)
                 continue
             reward = self._train_stage(rs, exchange, runner, pipeline, stop)
             if reward is None:  # stopped mid-stage
@@ -363,10 +377,23 @@ class Node:
             if is_clock:
                 clock.advance()
             else:
-                clock.wait_for_change(
-                    rs, timeout=self.config.stage_timeout_s, poll_min_s=self._first_poll_s()
-                )
+                self._wait_for_clock(clock, rs, self.config.stage_timeout_s, stop)
         self.summary.reason = self.summary.reason or "stopped"
+
+    def _wait_for_clock(self, clock: Any, rs: Any, timeout: float, stop: threading.Event) -> None:
+        """Wait for the clock to leave ``rs``, polling with backoff (up to 5 s) like the clock's own wait,
+        but sleeping on ``stop``: a stop request ends the wait at once, even while a follower waits
+        minutes for a slow swarm."""
+        deadline = time.monotonic() + timeout
+        delay = self._first_poll_s()
+        while not stop.is_set():
+            if clock.wait_for_change(rs, timeout=0) is not None:  # one look at the clock
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
     def _train_stage(
         self, rs: Any, exchange: Any, runner: Any, pipeline: Any, stop: threading.Event
@@ -460,7 +487,7 @@ class Node:
             expected = max(len(self._known_peers), routing + 1, self.config.min_peers)
             if len(publishers) >= expected or time.monotonic() >= deadline:
                 return
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 1.5, 2.0)
 
     def _first_poll_s(self) -> float:

@@ -114,13 +114,22 @@ def dht_rewards(
 def chain_rewards(
     peers: list[str], *, network: str | None = None, rpc_url: str | None = None, contract: str | None = None
 ) -> list[Rewards]:
-    """Totals, wins and votes per peer from the coordinator contract."""
-    from rlswarm_core.chain.networks import resolve_network
+    """Totals, wins and votes per peer from the coordinator contract.
+
+    The network and its chain come from the settings, like ``join``'s (these arguments are flags over
+    ``RLSWARM_*``, config.yaml, ...); where no network is named at all, the devnet is read.
+    """
+    from rlswarm_core.chain.networks import network_of
     from rlswarm_core.chain.reader import CoordinatorReader
+    from rlswarm_core.settings.resolve import resolve_node_settings
 
     if not peers:
         raise RewardsSourceError("no peer to look up", "pass --peer ID or create instances first")
-    net = resolve_network(network or "devnet", rpc_url=rpc_url, contract=contract).require_chain()
+    resolved = resolve_node_settings({"network": network, "rpc_url": rpc_url, "contract": contract})
+    settings = resolved.settings
+    if resolved.sources.get("network", "default") == "default":
+        settings = settings.model_copy(update={"network": "devnet"})
+    net = network_of(settings).require_chain()
     reader = CoordinatorReader(net.rpc_url or "", net.contract or "", net.chain_id)
     round_number, stage = reader.round_and_stage()
     totals = reader.total_rewards(peers)

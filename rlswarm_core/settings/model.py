@@ -8,12 +8,13 @@ remembers where it came from so that ``rlswarm config show`` can explain a surpr
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlswarm_core.errors import ConfigError
 
@@ -25,6 +26,8 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 TaskFamily = Literal["gsm8k", "reasoning-gym", "code"]
 CodeSandbox = Literal["auto", "bubblewrap", "rlimits"]
 Network = Literal["local", "devnet", "testnet"]
+_RPC_URL = re.compile(r"^(https?|wss?)://\S+$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class NodeSettings(BaseModel):
@@ -68,6 +71,11 @@ class NodeSettings(BaseModel):
     gpus: int = Field(1, ge=1, le=64)
     env: dict[str, str] = Field(default_factory=dict)
     network: Network = "local"
+    # the chain of an on-chain network (devnet, testnet), when it is not the network's own: a JSON-RPC
+    # endpoint, the coordinator contract's address and the chain id (devnet: from `rlswarm devnet up`)
+    rpc_url: str | None = None
+    contract: str | None = None
+    chain_id: int | None = Field(None, ge=1)
     # 0 lets the OS pick a free port (tests, throwaway nodes)
     dht_port: int = Field(DEFAULT_DHT_PORT, ge=0, le=65535)
     host: str = "0.0.0.0"
@@ -88,6 +96,20 @@ class NodeSettings(BaseModel):
     checkpoints_keep: int = Field(3, ge=1)
     # Prometheus exporter on 127.0.0.1; None (default) keeps it off, 0 picks a free port
     metrics_port: int | None = Field(None, ge=0, le=65535)
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _rpc_url_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and not _RPC_URL.match(value):
+            raise ValueError("must be an http(s):// or ws(s):// URL")
+        return value
+
+    @field_validator("contract")
+    @classmethod
+    def _contract_is_an_address(cls, value: str | None) -> str | None:
+        if value is not None and not _ADDRESS.match(value):
+            raise ValueError("must be a contract address: 0x and 40 hex digits")
+        return value
 
     @model_validator(mode="after")
     def _generations_divide_batch(self) -> NodeSettings:

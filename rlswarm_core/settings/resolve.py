@@ -16,7 +16,7 @@ from rlswarm_core.settings.model import ENV_PREFIX, FIELDS, ResolvedSettings, lo
 from rlswarm_core.system.paths import AppPaths, app_paths
 
 # Keys in config.yaml that are not node settings.
-ACCOUNT_KEYS = ("proxy_url", "hf_user", "insecure_storage", "wallet_address", "rpc_url")
+ACCOUNT_KEYS = ("proxy_url", "hf_user", "insecure_storage", "wallet_address")
 
 
 def load_user_config(paths: AppPaths | None = None) -> dict[str, Any]:

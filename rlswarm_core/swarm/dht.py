@@ -50,6 +50,8 @@ class DHTOptions:
     call_retries: int = 3
     # upper bound on a store or control call into the DHT process
     call_timeout_s: float = 30.0
+    # where the DHT process's output and log records go (the instance log); None: inherited stderr
+    log_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -135,12 +137,16 @@ def _p2pd_for_identity(identity_path: Path, since: float) -> list[Any]:
 
 
 def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
+    """Ask the DHT process to stop (it stops p2pd); SIGTERM makes it end its session (p2pd first)."""
+    from rlswarm_core.swarm.dht_process import stop_group
+
     with contextlib.suppress(Exception):
         dht.shutdown()
     with contextlib.suppress(Exception):
         if dht.is_alive():
             dht.terminate()
         dht.join(3)
+    stop_group(dht)
     terminate_then_kill(_p2pd_for_identity(identity_path, started), timeout=3.0)
 
 
@@ -297,27 +303,6 @@ async def _set_pipe_blocking(dht: Any, _node: Any) -> None:
     os.set_blocking(dht._inner_pipe.fileno(), True)
 
 
-def watch_parent(dht: Any, interval_s: float = 1.0) -> None:
-    """Stop the DHT process, and with it p2pd, when the process that started it dies.
-
-    hivemind's DHT process and its p2pd otherwise outlive a parent killed with SIGKILL (or by the
-    OOM killer) for good, holding the identity and the port so that a restarted node cannot start.
-    """
-    dht.run_coroutine(partial(_start_parent_watchdog, parent_pid=os.getpid(), interval_s=interval_s))
-
-
-async def _start_parent_watchdog(dht: Any, node: Any, parent_pid: int, interval_s: float) -> None:
-    async def watch() -> None:
-        while os.getppid() == parent_pid:
-            await asyncio.sleep(interval_s)
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(node.shutdown(), timeout=5.0)
-        os._exit(0)
-
-    # held on the DHT object so the task is not garbage-collected
-    dht._rlswarm_parent_watchdog = asyncio.get_running_loop().create_task(watch())
-
-
 async def _store_many(
     _dht: Any, node: Any, keys: list[str], subkeys: list[bytes], values: list[bytes], expiration_time: float
 ) -> list[bool]:
@@ -394,11 +379,14 @@ async def _validator_stats(_dht: Any, node: Any) -> dict[str, Any]:
 
 def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode:
     """Start the node's DHT and join the swarm; raise one :class:`BootstrapError` line when it cannot."""
-    import hivemind
     from hivemind.utils.logging import use_hivemind_log_handler
 
-    # hivemind's records go to the application's logging setup instead of its own stderr handler
+    from rlswarm_core.swarm.dht_process import route_hivemind_logs, start_dht
+
+    # hivemind's records go to the application's logging setup instead of its own stderr handler,
+    # or to the instance log when there is one (never into a live display on the terminal)
     use_hivemind_log_handler("nowhere")
+    route_hivemind_logs(options.log_path)
     events = events or EventBus()
     identity = load_identity(options.identity_path)
     private_key = identity_signing_key(options.identity_path)
@@ -411,10 +399,9 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
         started = time.time()
         dht = None
         try:
-            dht = hivemind.DHT(
+            dht = start_dht(
+                options.log_path,
                 initial_peers=list(options.initial_peers) or None,
-                start=True,
-                await_ready=False,
                 host_maddrs=options.host_maddrs(),
                 announce_maddrs=list(options.announce_maddrs) or None,
                 identity_path=str(options.identity_path),
@@ -427,7 +414,6 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
             # bounded even if the daemon hangs: startup plus one bootstrap RPC round
             dht.wait_until_ready(timeout=options.startup_timeout + options.rpc_timeout_s + 5)
             harden_pipe(dht)
-            watch_parent(dht)
         except Exception as exc:
             if dht is not None:
                 _stop_dht_process(dht, started, options.identity_path)

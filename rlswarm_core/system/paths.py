@@ -1,15 +1,22 @@
-"""Where rlswarm keeps its files.
+"""Where rlswarm keeps its files, and keeping them private.
 
 Platform directories by default (platformdirs); ``RLSWARM_HOME`` relocates all of them under one
 folder, which is what tests and operators with several installs use. Nothing is written next to the
-code.
+code. Every folder rlswarm creates is 0700 and every file 0600 (identities, tokens, logs and
+checkpoints are nobody else's business): folders are made with :func:`private_dir`, and the
+``rlswarm`` command and a running node work under :func:`private_umask`, which covers what libraries
+write for them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+PRIVATE_UMASK = 0o077
 
 APP_NAME = "rlswarm"
 HOME_ENV = "RLSWARM_HOME"
@@ -62,9 +69,42 @@ class AppPaths:
         return self.config / "secrets.json"
 
     def ensure(self) -> AppPaths:
-        for folder in (self.config, self.data, self.state, self.logs):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in (self.config, self.data, self.state, self.logs, self.identities, self.checkpoints):
+            private_dir(folder)
+        private_dir(self.instances)
         return self
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and each missing parent as 0700, whatever the umask (the XDG base directory
+    rule for the folders an application creates); folders that exist keep their mode."""
+    path = Path(path)
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode passes through the umask
+    return path
+
+
+def set_private_umask() -> int:
+    """Make everything this process creates from now on private (folders 0700, files 0600); returns
+    the previous umask. For entry points (the ``rlswarm`` command, a node's process)."""
+    return os.umask(PRIVATE_UMASK)
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """:func:`set_private_umask` for a block, restoring the umask after it."""
+    previous = set_private_umask()
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def app_paths(environ: dict[str, str] | None = None) -> AppPaths:

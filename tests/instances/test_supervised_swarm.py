@@ -138,23 +138,27 @@ def test_two_supervised_nodes_survive_a_crash_and_stop_cleanly(rlswarm_home: Pat
         new_pid = json.loads(redone.stdout)["restarted"][0]["pid"]
         assert new_pid != before["pid"] and liveness("node-1").child_alive
 
-        # a supervisor killed outright leaves its node orphaned: list says so and stop still ends it
+        # a supervisor killed outright takes its node with it: the node is sent SIGTERM, stops after its
+        # step and leaves nothing behind, so no orphan holds the identity and port of a restart
+        node_1 = psutil.Process(new_pid)
+        deadline = time.monotonic() + 150
+        while not any(p.name() == "p2pd" for p in node_1.children(recursive=True)):
+            assert time.monotonic() < deadline, "the restarted node-1 never started its DHT"
+            time.sleep(0.5)
+        doomed = [node_1, *node_1.children(recursive=True)]
         os.kill(liveness("node-1").supervisor.pid, signal.SIGKILL)  # type: ignore[union-attr]
-        wait_until(
-            cli,
-            lambda r: r["node-1"]["state"] == "orphaned" and r["node-1"]["pid"] == new_pid,
-            20,
-            "no orphan",
-        )
+        _, alive = psutil.wait_procs(doomed, timeout=60)
+        assert not alive, f"left behind by node-1 after its supervisor was killed: {alive}"
+        wait_until(cli, lambda r: r["node-1"]["state"] == "dead", 20, "node-1 not listed as dead")
 
         tree = ours(rlswarm_home)
         assert any("p2pd" in " ".join(p.cmdline()) for p in tree)
         stopped = cli("instances", "stop", "--json")
         assert stopped.exit_code == 0, stopped.stderr
-        assert all(s["stopped"] for s in json.loads(stopped.stdout)["stopped"])
+        assert {s["name"]: s["stopped"] for s in json.loads(stopped.stdout)["stopped"]}["node-2"]
         _, alive = psutil.wait_procs(tree, timeout=10)
         assert not alive and not ours(rlswarm_home), f"left behind: {alive or ours(rlswarm_home)}"
-        assert {r["state"] for r in rows(cli).values()} == {"stopped"}
+        assert rows(cli)["node-2"]["state"] == "stopped"
     finally:
         supervisor.stop_many(["node-1", "node-2"], timeout_s=10)
         for proc in ours(rlswarm_home):

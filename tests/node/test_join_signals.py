@@ -1,5 +1,5 @@
-"""The second Ctrl-C of ``rlswarm join`` forces the stop even when it lands after the command's own
-clean-up, in interpreter shutdown, where Python prints and ignores a KeyboardInterrupt."""
+"""The second Ctrl-C of a node forces the stop even when it lands after the runtime's own clean-up, in
+interpreter shutdown, where Python prints and ignores a KeyboardInterrupt."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ import sys
 from tests.helpers import REPO
 
 _SCRIPT = """
-import atexit, threading, time
-from rlswarm_cli.commands.join_cmd import _install_signal_handlers
-from rlswarm_cli.output import Output
+import atexit, time
+from rlswarm_core.node.signals import StopPolicy
 
-stop = threading.Event()
-cleaned_up = _install_signal_handlers(stop, Output())
+policy = StopPolicy().install()
 
 def slow_finaliser():  # stands in for torch's and hivemind's atexit work
     print("in atexit", flush=True)
     time.sleep(30)
 
 atexit.register(slow_finaliser)
-stop.set()  # the first Ctrl-C
-cleaned_up.set()  # join's finally block has run
+policy.stop.set()  # the first Ctrl-C
+policy.cleaned_up()  # the runtime's clean-up has run
 """
 
 

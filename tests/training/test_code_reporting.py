@@ -7,12 +7,12 @@ import time
 
 from rich.console import Console
 
-from rlswarm_cli.event_lines import describe
 from rlswarm_cli.panel import render_panel
 from rlswarm_core.hub.model_card import CardInfo, render_model_card
 from rlswarm_core.identity.keys import create_identity
 from rlswarm_core.node.events import NodeStarted, RoundFinished, StageFinished
 from rlswarm_core.node.journal import EventJournal
+from rlswarm_core.node.lines import describe
 from rlswarm_core.node.view import NodeView
 from rlswarm_core.rewards.view import read_summary, snapshot
 from rlswarm_core.system.paths import app_paths

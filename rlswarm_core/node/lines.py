@@ -1,8 +1,9 @@
-"""Node events as one-line, human-readable log text (the plain output of ``join`` and its log file)."""
+"""Node events as one-line, human-readable log text (the instance log file and the plain output of a node)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -70,3 +71,34 @@ def stamped(event: Any) -> str | None:
     if text is None:
         return None
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(event.at))} {text}"
+
+
+class InstanceLog:
+    """The instance's log file (``logs/NAME.log``): one stamped line per event worth reading, and the
+    node's notices; lines are redacted and flushed whole. The DHT process appends to the same file."""
+
+    def __init__(self, path: Path) -> None:
+        from rlswarm_core.node.appender import LineAppender
+        from rlswarm_core.system.paths import private_dir
+
+        self.path = Path(path)
+        private_dir(self.path.parent)
+        # never raises: a full disk costs log lines (kept until it frees), not the node or the display
+        self._file = LineAppender(self.path)
+
+    def __call__(self, event: Any) -> None:
+        self.write(stamped(event))
+
+    def notice(self, level: str, text: str) -> None:
+        prefix = "" if level in ("info", "success") else f"{level}: "
+        self.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {prefix}{text}")
+
+    def write(self, line: str | None) -> None:
+        from rlswarm_core.secrets.redact import redact
+
+        if line is None:
+            return
+        self._file.write((redact(line) + "\n").encode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        self._file.close()
