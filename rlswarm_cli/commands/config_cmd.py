@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import new_app, output
+from rlswarm_cli.options import JsonOpt
 
 app = new_app("config", "Settings: show resolved values, set defaults, find the files.")
 

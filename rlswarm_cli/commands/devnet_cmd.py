@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, interrupt_on_sigterm, new_app, output
+from rlswarm_cli.app import interrupt_on_sigterm, new_app, output
+from rlswarm_cli.options import JsonOpt
 
 app = new_app("devnet", "Run a local chain with the SwarmCoordinator contract, for development and tests.")
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import new_app, output
+from rlswarm_cli.options import JsonOpt
 
 app = new_app("instances", "Run several nodes on this machine: add, start, watch and stop them.")
 

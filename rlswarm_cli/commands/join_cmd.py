@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import EXIT_INTERRUPTED, JsonOpt, output
+from rlswarm_cli.app import EXIT_INTERRUPTED, output
+from rlswarm_cli.options import JsonOpt
 
 Role = Annotated[
     str | None,

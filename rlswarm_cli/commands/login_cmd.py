@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import new_app, output
+from rlswarm_cli.options import JsonOpt
 from rlswarm_cli.output import Output
 from rlswarm_core.errors import RlswarmError, SecretStoreError
 from rlswarm_core.secrets.redact import mask, register_secret

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, new_app, output
+from rlswarm_cli.app import new_app, output
+from rlswarm_cli.options import JsonOpt
 
 app = new_app("profiles", "Hardware presets: list, show and recommend.")
 

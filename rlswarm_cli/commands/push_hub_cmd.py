@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, output
+from rlswarm_cli.app import output
+from rlswarm_cli.options import JsonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console

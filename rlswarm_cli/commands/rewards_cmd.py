@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rlswarm_cli.app import JsonOpt, output
+from rlswarm_cli.app import output
+from rlswarm_cli.options import JsonOpt
 
 SOURCES = ("local", "dht", "chain")
 
