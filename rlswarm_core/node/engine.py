@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +167,6 @@ class Node:
         self.identity = load_identity(config.identity_path)
         self.peer_id = self.identity.peer_id
         self.summary = NodeSummary(peer_id=self.peer_id)
-        self._known_peers: set[str] = set()
         # the last stage's training time, which sets how often the node polls the clock and its peers
         self._stage_seconds: float | None = None
 
@@ -326,7 +324,7 @@ class Node:
             stage_rewards.setdefault(rs.round, {})[rs.stage] = reward
             self._submit_chain_reward(rs, reward)
             if is_clock:
-                self._wait_for_peers(exchange, rs, stop)
+                self._wait_for_peers(exchange, rs, stop, pipeline.stage_count)
                 with contextlib.suppress(Exception):
                     exchange.publish_leaderboard(rs)
             last_stage = rs.stage == pipeline.stage_count - 1
@@ -352,7 +350,6 @@ class Node:
                 RoundStage(rs.round, rs.stage - 1), self.config.gather_deadline_s
             )
             previous = gathered.outputs
-            self._known_peers.update(previous)
         plan = pipeline.plan(rs.round, rs.stage, previous)
         steps = self.settings.steps_per_stage
 
@@ -411,24 +408,34 @@ class Node:
         )
         return progress.mean_reward
 
-    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event) -> None:
-        """The clock's node waits until every peer it knows of has published for ``rs`` (or the timeout):
-        a dead peer costs at most one timeout, never the swarm."""
-        deadline = time.monotonic() + self.config.stage_timeout_s
-        delay = self._first_poll_s()
-        while not stop.is_set():
-            rewards = exchange.read_rewards(rs)
-            publishers = set(rewards.rewards)
-            self._known_peers.update(publishers)
-            try:
-                routing = exchange.node.routing_peers()
-            except Exception:
-                routing = 0
-            expected = max(len(self._known_peers), routing + 1, self.config.min_peers)
-            if len(publishers) >= expected or time.monotonic() >= deadline:
-                return
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event, stage_count: int) -> None:
+        """The clock's node waits for the live peers to publish for ``rs`` (the rule and its bounds are
+        in :mod:`rlswarm_core.swarm.liveness`): a departed peer costs one grace period, once."""
+        from rlswarm_core.swarm.events import StageClosed
+        from rlswarm_core.swarm.liveness import wait_for_stage
+
+        closed = wait_for_stage(
+            lambda at: exchange.read_rewards(at).rewards,
+            rs,
+            rs.previous(stage_count),
+            own_peer=self.peer_id,
+            min_peers=self.config.min_peers,
+            grace_s=self.settings.peer_grace_s,
+            timeout_s=self.config.stage_timeout_s,
+            stop=stop,
+            first_poll_s=self._first_poll_s(),
+        )
+        self.events.emit(
+            StageClosed(
+                round=rs.round,
+                stage=rs.stage,
+                reason=closed.reason,
+                published=len(closed.published),
+                expected=len(closed.expected),
+                missing=closed.missing,
+                waited_s=round(closed.waited_s, 3),
+            )
+        )
 
     def _first_poll_s(self) -> float:
         """The first interval between looks at the clock or at peers' rewards; waits back off from it.

@@ -93,6 +93,21 @@ class PeerCountChanged(Event):
 
 
 @dataclass(frozen=True)
+class StageClosed(Event):
+    """The clock's node ended a stage: every live peer published (``all``), the grace after
+    ``min_peers`` ran out (``grace``), or the stage timeout (``timeout``); ``missing`` are the live
+    peers it stopped waiting for (see :mod:`rlswarm_core.swarm.liveness`)."""
+
+    round: int
+    stage: int
+    reason: str
+    published: int
+    expected: int
+    missing: tuple[str, ...]
+    waited_s: float
+
+
+@dataclass(frozen=True)
 class MalformedRecords(Event):
     key: str
     count: int
