@@ -37,7 +37,9 @@ class ChainLink:
         manager = self.submitter if role == "coordinator" and self.is_stage_manager() else None
 
         def make(swarm: Any, stage_count: int) -> Any:
-            clock = ChainCoordinator(ChainClock(self.reader), stage_manager=manager)
+            clock = ChainCoordinator(
+                ChainClock(self.reader), stage_manager=manager, events=getattr(swarm, "events", None)
+            )
             if clock.stage_count != stage_count:
                 raise ConfigError(
                     f"the contract has {clock.stage_count} stages per round, the task family {stage_count}",

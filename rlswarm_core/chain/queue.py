@@ -59,6 +59,17 @@ class Submission:
         return f"{self.kind}-{self.round_number}-{hashlib.sha256(self.key.encode()).hexdigest()[:24]}.json"
 
 
+@dataclass(frozen=True)
+class SubmissionOutcome:
+    """What became of a submission that had been queued (told to :meth:`SubmissionQueue.subscribe`rs)."""
+
+    what: Kind
+    round: int
+    stage: int
+    status: Literal["sent", "already", "failed"]
+    message: str = ""
+
+
 @dataclass
 class DrainReport:
     sent: int = 0
@@ -95,6 +106,21 @@ class SubmissionQueue:
         # One lock across processes: two nodes sharing a state directory must not send the same entry.
         self._lock = FileLock(str(directory / ".lock"))
         self._thread_lock = threading.Lock()
+        self._listeners: list[Callable[[SubmissionOutcome], None]] = []
+
+    def subscribe(self, listener: Callable[[SubmissionOutcome], None]) -> None:
+        """Call ``listener`` with the outcome of every queued submission once it is settled."""
+        self._listeners.append(listener)
+
+    def _settled(
+        self, entry: Submission, status: Literal["sent", "already", "failed"], message: str = ""
+    ) -> None:
+        outcome = SubmissionOutcome(entry.kind, entry.round_number, entry.stage or 0, status, message)
+        for listener in list(self._listeners):
+            try:
+                listener(outcome)
+            except Exception:
+                log.exception("a submission listener failed")
 
     # ----- public API -----
 
@@ -136,12 +162,14 @@ class SubmissionQueue:
                 except ChainError as exc:
                     self._give_up(entry, exc)
                     report.failed += 1
+                    self._settled(entry, "failed", exc.one_line())
                     continue
                 self._remove(entry)
                 if outcome == "sent":
                     report.sent += 1
                 else:
                     report.already += 1
+                self._settled(entry, outcome)
         return report
 
     # ----- internals -----

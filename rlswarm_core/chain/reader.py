@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,9 +39,23 @@ def is_transport_error(exc: BaseException) -> bool:
     )
 
 
-def short(exc: BaseException) -> str:
-    text = redact(str(exc)).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
+
+
+def short(exc: BaseException, limit: int = 160) -> str:
+    """One readable phrase for an exception: the operating system's reason when the text carries one
+    (``Connection refused`` out of a page of urllib3 wrapping), else its first line, cut at a word."""
+    text = redact(str(exc)).strip()
+    name = type(exc).__name__
+    reason = _ERRNO.search(text)
+    if reason:
+        return f"{name}: {reason.group(1).strip()}"
+    first = text.splitlines()[0] if text else ""
+    if not first:
+        return name
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
+    return f"{name}: {first}"
 
 
 def make_web3(rpc_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:

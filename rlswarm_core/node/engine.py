@@ -259,6 +259,10 @@ class Node:
             exchange = Exchange(
                 swarm, publish_every_steps=self.settings.publish_every_steps, events=self.events
             )
+            subscribe = getattr(self.config.chain, "subscribe", None)
+            if callable(subscribe):
+                # queued submissions settle later, on the queue's retry thread
+                subscribe(self._on_chain_outcome)
             runner = GrpoStageRunner(
                 loaded.model,
                 loaded.tokenizer,
@@ -517,6 +521,17 @@ class Node:
             rs.round,
             rs.stage,
             lambda: self.config.chain.submit_reward(rs.round, rs.stage, value, self.peer_id),
+        )
+
+    def _on_chain_outcome(self, outcome: Any) -> None:
+        self.events.emit(
+            ChainSubmitted(
+                what=outcome.what,
+                round=outcome.round,
+                stage=outcome.stage,
+                status=outcome.status,
+                message=outcome.message,
+            )
         )
 
     def _chain_call(self, what: str, round_: int, stage: int, call: Callable[[], Any]) -> None:

@@ -45,6 +45,8 @@ class NodeMetrics:
         self._submissions = counter("rlswarm_chain_submissions", "Chain submissions by status", ["status"])
         self.queued = gauge("rlswarm_chain_submissions_queued", "Chain submissions waiting to be retried")
         self.errors = counter("rlswarm_swarm_errors", "Recoverable DHT failures")
+        self.chain_waiting = gauge("rlswarm_chain_waiting", "1 while the chain RPC endpoint is unreachable")
+        self.chain_outages = counter("rlswarm_chain_outages", "Outages of the chain RPC endpoint")
         self.up = gauge("rlswarm_up", "1 while the node runs")
         memory = gauge("rlswarm_memory_rss_bytes", "Resident memory of the node process")
         memory.set_function(_rss)
@@ -92,6 +94,11 @@ class NodeMetrics:
             self.queued.set(len(self._pending))
         elif kind == "SwarmErrorEvent":
             self.errors.inc()
+        elif kind == "ChainUnavailable":
+            self.chain_waiting.set(1)
+            self.chain_outages.inc()
+        elif kind == "ChainRecovered":
+            self.chain_waiting.set(0)
 
 
 def _rss() -> float:
