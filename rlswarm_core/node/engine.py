@@ -531,6 +531,7 @@ class Node:
                 stage=outcome.stage,
                 status=outcome.status,
                 message=outcome.message,
+                reason=outcome.reason,
             )
         )
 
@@ -538,8 +539,11 @@ class Node:
         try:
             outcome = call()
         except Exception as exc:
+            reason = str(getattr(exc, "reason", "") or "")
             self.events.emit(
-                ChainSubmitted(what=what, round=round_, stage=stage, status="failed", message=str(exc))
+                ChainSubmitted(
+                    what=what, round=round_, stage=stage, status="failed", message=str(exc), reason=reason
+                )
             )
             return
         # SubmissionQueue answers "sent", "already" or "queued"; a plain client returns a receipt.

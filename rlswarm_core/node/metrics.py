@@ -43,6 +43,9 @@ class NodeMetrics:
         self.peers = gauge("rlswarm_peers", "Peers seen in the current stage")
         self.tokens = gauge("rlswarm_tokens_per_second", "Generation throughput of the last step")
         self._submissions = counter("rlswarm_chain_submissions", "Chain submissions by status", ["status"])
+        self._failures = counter(
+            "rlswarm_chain_submission_failures", "Failed chain submissions by reason", ["reason"]
+        )
         self.queued = gauge("rlswarm_chain_submissions_queued", "Chain submissions waiting to be retried")
         self.errors = counter("rlswarm_swarm_errors", "Recoverable DHT failures")
         self.chain_waiting = gauge("rlswarm_chain_waiting", "1 while the chain RPC endpoint is unreachable")
@@ -86,6 +89,8 @@ class NodeMetrics:
             self.peers.set(data.peers)
         elif kind == "ChainSubmitted":
             self.submissions(data.status).inc()
+            if data.status == "failed":
+                self._failures.labels(self.instance, getattr(data, "reason", "") or "other").inc()
             key = (data.what, data.round, data.stage)
             if data.status == "queued":
                 self._pending.add(key)
