@@ -93,6 +93,7 @@ def add_cmd(
     json_flag: JsonOpt = False,
 ) -> None:
     """Create instances, each with its own identity, port, threads and memory budget."""
+    from rlswarm_core.chain.shared_wallet import registered_instances
     from rlswarm_core.instances import planner, registry
 
     out = output(ctx, json_flag)
@@ -132,6 +133,8 @@ def add_cmd(
         elif coordinator is None:
             coordinator = record
         created.append(record)
+    for shared in registered_instances():
+        out.warn(shared.one_line())
     data = {"created": [r.describe() for r in created], "plan": result.to_dict()}
     lines = [
         f"created {r.name} ({r.role}, port {r.port}, {result.threads} thread(s), "

@@ -123,6 +123,8 @@ def join(
         link = connect_chain(settings, peer_id, rpc_url=rpc_url, contract=contract)
     if link is not None:
         out.info(f"on-chain coordinator {link.network.contract} on {link.network.name} ({link.mode} mode)")
+        for shared in link.shared_wallets(instance):
+            out.warn(shared.one_line())
         if role == "coordinator" and not link.is_stage_manager():
             out.info(
                 "this account is not the contract's stage manager: rounds advance when the network moves them"
