@@ -302,6 +302,7 @@ class Node:
         stop: threading.Event,
     ) -> None:
         from rlswarm_core.swarm.coordinator import RoundStage
+        from rlswarm_core.swarm.verify import verified_leaderboard
 
         # The coordinator role advances the clock: the DHT clock it runs, or a chain clock whose stage
         # manager key it holds (devnets); on a public chain the network advances on its own.
@@ -330,7 +331,10 @@ class Node:
             if is_clock:
                 self._wait_for_peers(exchange, rs, stop, pipeline.stage_count)
                 with contextlib.suppress(Exception):
-                    exchange.publish_leaderboard(rs)
+                    # ranked by rewards recomputed from the peers' outputs, never by their claims
+                    verified_leaderboard(
+                        exchange, rs, getattr(pipeline, "rescore", None), self.config.gather_deadline_s
+                    )
             last_stage = rs.stage == pipeline.stage_count - 1
             if last_stage:
                 self._finish_round(rs, exchange, pipeline, store, runner, stage_rewards.pop(rs.round, {}))

@@ -48,6 +48,10 @@ class NodeMetrics:
         )
         self.queued = gauge("rlswarm_chain_submissions_queued", "Chain submissions waiting to be retried")
         self.errors = counter("rlswarm_swarm_errors", "Recoverable DHT failures")
+        self.flagged = counter(
+            "rlswarm_claims_flagged", "Peers' reward claims that disagree with their outputs"
+        )
+        self.dropped = counter("rlswarm_outputs_dropped", "Peers' outputs dropped over the per-stage caps")
         self.chain_waiting = gauge("rlswarm_chain_waiting", "1 while the chain RPC endpoint is unreachable")
         self.chain_outages = counter("rlswarm_chain_outages", "Outages of the chain RPC endpoint")
         self.up = gauge("rlswarm_up", "1 while the node runs")
@@ -99,6 +103,10 @@ class NodeMetrics:
             self.queued.set(len(self._pending))
         elif kind == "SwarmErrorEvent":
             self.errors.inc()
+        elif kind == "ClaimFlagged":
+            self.flagged.inc()
+        elif kind == "OutputsDropped":
+            self.dropped.inc(data.dropped)
         elif kind == "ChainUnavailable":
             self.chain_waiting.set(1)
             self.chain_outages.inc()

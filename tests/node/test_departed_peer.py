@@ -91,3 +91,6 @@ def test_a_killed_follower_costs_one_grace_once(tmp_path: Path) -> None:
     assert all(c["expected"] == 1 for c in after_kill[after_kill.index(waited[0]) + 1 :])
     # the silent peer was never waited for: at most the two nodes were ever expected
     assert max(c["expected"] for c in closes) == 2
+    # honest peers' claims are reproduced from their outputs in every stage: nobody is flagged
+    assert not coord.of("ClaimFlagged")
+    assert len(coord.of("LeaderboardChanged")) > 0
