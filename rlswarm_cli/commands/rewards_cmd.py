@@ -46,6 +46,10 @@ def rewards(
     contract: Annotated[
         str | None, typer.Option("--contract", help="With --source chain: the coordinator contract.")
     ] = None,
+    coordinator_peer_id: Annotated[
+        str | None,
+        typer.Option("--coordinator-peer-id", help="With --source dht: trust only this peer's clock."),
+    ] = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Show rewards for every local instance (or one, or one peer); --watch refreshes in place."""
@@ -60,7 +64,17 @@ def rewards(
         raise typer.BadParameter("must be positive", param_hint="--interval")
 
     def fetch() -> dict[str, Any]:
-        return _fetch(source, instance, peer, stale_rounds, initial_peer, network, rpc_url, contract)
+        return _fetch(
+            source,
+            instance,
+            peer,
+            stale_rounds,
+            initial_peer,
+            network,
+            rpc_url,
+            contract,
+            coordinator_peer_id,
+        )
 
     if not watch:
         data = fetch()
@@ -92,6 +106,7 @@ def _fetch(
     network: str | None,
     rpc_url: str | None,
     contract: str | None,
+    coordinator_peer_id: str | None = None,
 ) -> dict[str, Any]:
     from rlswarm_core.rewards import view as rewards_view
 
@@ -102,7 +117,11 @@ def _fetch(
 
     peers = [peer] if peer else [r.peer_id for r in local if r.peer_id]
     if source == "dht":
-        found = rewards_remote.dht_rewards(peers, initial_peers or rewards_remote.local_bootstrap())
+        found = rewards_remote.dht_rewards(
+            peers,
+            initial_peers or rewards_remote.local_bootstrap(),
+            coordinator=rewards_remote.pinned_coordinator(coordinator_peer_id),
+        )
     else:
         found = rewards_remote.chain_rewards(peers, network=network, rpc_url=rpc_url, contract=contract)
     names = {r.peer_id: r.name for r in local}
@@ -128,6 +147,8 @@ def render(data: dict[str, Any], source: str) -> Any:
         stages = node["stages"]
         where = "-" if node["round"] is None else f"{node['round']}/{node['stage']}"
         rank = f"{node['rank']}/{node['leaderboard_size']}" if node["rank"] else "-"
+        if node.get("flagged"):
+            rank += " !"  # the coordinator flagged its claim: ranked by what its outputs earn
         table.add_row(
             node["name"],
             node["animal_name"] or "-",

@@ -73,6 +73,8 @@ class Rewards:
     # failed submissions by reason (e.g. "account_already_submitted": the account is shared)
     failures: dict[str, int] = field(default_factory=dict)
     running: bool = False
+    # the coordinator flagged this peer's claimed reward (it disagrees with what its outputs earn)
+    flagged: bool = False
     started_at: float | None = None
     last_event_at: float | None = None
     warning: str | None = None
