@@ -207,5 +207,6 @@ complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l initial-peer -d 
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l network -d 'With --source chain: local, devnet or testnet.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l rpc-url -d 'With --source chain: the RPC URL.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l contract -d 'With --source chain: the coordinator contract.'
+complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l coordinator-peer-id -d 'With --source dht: trust only this peers clock.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l json -d 'Print machine-readable JSON instead of text.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l help -d 'Show help and exit.'
