@@ -104,7 +104,7 @@ _rlswarm() {
     "profiles recommend") words="--json --help" ;;
     "profiles show") words="--memory-gb --json --help" ;;
     "push-hub") words="--repo-id --org --private --best-only --all-instances --instance -i --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
-    "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --plot --json --help" ;;
+    "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --coordinator-peer-id --plot --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -258,6 +258,7 @@ complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l initial-peer -d 
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l network -d 'With --source chain: local, devnet or testnet.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l rpc-url -d 'Chain RPC URL (default: the networks; setting rpc_url).'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l contract -d 'Coordinator contract address (default: the networks; setting contract).'
+complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l coordinator-peer-id -d 'With --source dht: trust only this peers clock.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l plot -d 'Chart one instances reward per round in the terminal.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l json -d 'Print machine-readable JSON instead of text.'
 complete -c rlswarm -n '__fish_seen_subcommand_from rewards' -l help -d 'Show help and exit.'

@@ -29,15 +29,16 @@ contract SwarmCoordinator {
 
     string[] private _bootnodes;
 
-    // round => stage => account => reward (summed over the account's peers)
+    // round => stage => account => reward. As on the live network (SwarmCoordinator 0.4.2), an account
+    // submits once per round and stage, whichever of its peers submits: two peers on one account
+    // get one reward per stage between them.
     mapping(uint256 => mapping(uint256 => mapping(address => int256))) private _roundStageReward;
     mapping(uint256 => mapping(uint256 => mapping(address => bool))) private _accountSubmitted;
-    // round => stage => peer id => submitted: the uniqueness rule is per peer, not per account.
-    mapping(uint256 => mapping(uint256 => mapping(string => bool))) private _peerSubmitted;
     mapping(string => int256) private _totalRewards;
 
-    // round => voter peer id => the winners it voted for
+    // round => voter peer id => the winners it voted for (possibly none: an empty vote still counts)
     mapping(uint256 => mapping(string => string[])) private _votes;
+    mapping(uint256 => mapping(string => bool)) private _voted;
     mapping(uint256 => mapping(string => uint256)) private _peerVoteCount;
     mapping(string => uint256) private _voterVoteCount;
     mapping(string => uint256) private _totalWins;
@@ -70,7 +71,7 @@ contract SwarmCoordinator {
     error OnlyStageManager();
     error OnlyBootnodeManager();
     error InvalidBootnodeIndex();
-    error StageOutOfBounds();
+    error StageOutOfBounds(); // in the live ABI; the rules above raise InvalidStageNumber instead
     error PeerIdAlreadyRegistered();
     error InvalidRoundNumber();
     error InvalidStageNumber();
@@ -256,11 +257,11 @@ contract SwarmCoordinator {
     function submitReward(uint256 roundNumber, uint256 stageNumber, int256 reward, string calldata peerId) external {
         if (_peerIdToEoa[peerId] != msg.sender) revert InvalidVoterPeerId();
         if (roundNumber > _currentRound) revert InvalidRoundNumber();
-        if (stageNumber >= _STAGE_COUNT) revert StageOutOfBounds();
+        // Beyond the stage count and ahead of the current stage are one error on the live contract.
+        if (stageNumber >= _STAGE_COUNT) revert InvalidStageNumber();
         if (roundNumber == _currentRound && stageNumber > _currentStage) revert InvalidStageNumber();
-        if (_peerSubmitted[roundNumber][stageNumber][peerId]) revert RewardAlreadySubmitted();
+        if (_accountSubmitted[roundNumber][stageNumber][msg.sender]) revert RewardAlreadySubmitted();
 
-        _peerSubmitted[roundNumber][stageNumber][peerId] = true;
         _accountSubmitted[roundNumber][stageNumber][msg.sender] = true;
         _roundStageReward[roundNumber][stageNumber][msg.sender] += reward;
         _totalRewards[peerId] += reward;
@@ -301,8 +302,7 @@ contract SwarmCoordinator {
     function submitWinners(uint256 roundNumber, string[] calldata winners, string calldata peerId) external {
         if (_peerIdToEoa[peerId] != msg.sender) revert InvalidVoterPeerId();
         if (roundNumber > _currentRound) revert InvalidRoundNumber();
-        if (_votes[roundNumber][peerId].length > 0) revert WinnerAlreadyVoted();
-        if (winners.length == 0) revert InvalidVote();
+        if (_voted[roundNumber][peerId]) revert WinnerAlreadyVoted();
         for (uint256 i = 0; i < winners.length; i++) {
             if (bytes(winners[i]).length == 0) revert InvalidVote();
             for (uint256 j = 0; j < i; j++) {
@@ -310,6 +310,7 @@ contract SwarmCoordinator {
             }
         }
 
+        _voted[roundNumber][peerId] = true;
         if (_voterVoteCount[peerId] == 0) _voters.push(peerId);
         _voterVoteCount[peerId] += 1;
         string[] storage ballot = _votes[roundNumber][peerId];

@@ -51,6 +51,8 @@ def render_panel(view: NodeView, memory_gb: float | None = None, stage_count: in
         "checkpoint", view.last_checkpoint or "-", "memory", f"{memory_gb:.1f} GB" if memory_gb else "-"
     )
     parts: list[RenderableType] = [progress, Text(""), facts]
+    if view.chain_waiting:
+        parts.append(Text(f"chain: {view.chain_waiting}", style="yellow"))
     if view.last_error:
         parts.append(Text(f"last problem: {view.last_error}", style="yellow"))
     title = (

@@ -43,6 +43,10 @@ def rewards(
     ] = None,
     rpc_url: RpcUrlOpt = None,
     contract: ContractOpt = None,
+    coordinator_peer_id: Annotated[
+        str | None,
+        typer.Option("--coordinator-peer-id", help="With --source dht: trust only this peer's clock."),
+    ] = None,
     plot: Annotated[
         bool, typer.Option("--plot", help="Chart one instance's reward per round in the terminal.")
     ] = False,
@@ -60,7 +64,17 @@ def rewards(
         raise typer.BadParameter("must be positive", param_hint="--interval")
 
     def fetch() -> dict[str, Any]:
-        return _fetch(source, instance, peer, stale_rounds, initial_peer, network, rpc_url, contract)
+        return _fetch(
+            source,
+            instance,
+            peer,
+            stale_rounds,
+            initial_peer,
+            network,
+            rpc_url,
+            contract,
+            coordinator_peer_id,
+        )
 
     def show(data: dict[str, Any], with_warnings: bool = False) -> Any:
         if plot:
@@ -98,6 +112,7 @@ def _fetch(
     network: str | None,
     rpc_url: str | None,
     contract: str | None,
+    coordinator_peer_id: str | None = None,
 ) -> dict[str, Any]:
     from rlswarm_core.rewards import view as rewards_view
 
@@ -108,7 +123,11 @@ def _fetch(
 
     peers = [peer] if peer else [r.peer_id for r in local if r.peer_id]
     if source == "dht":
-        found = rewards_remote.dht_rewards(peers, initial_peers or rewards_remote.local_bootstrap())
+        found = rewards_remote.dht_rewards(
+            peers,
+            initial_peers or rewards_remote.local_bootstrap(),
+            coordinator=rewards_remote.pinned_coordinator(coordinator_peer_id),
+        )
     else:
         found = rewards_remote.chain_rewards(peers, network=network, rpc_url=rpc_url, contract=contract)
     names = {r.peer_id: r.name for r in local}
@@ -142,7 +161,10 @@ def _view(out: Output, data: dict[str, Any], source: str, with_warnings: bool = 
             f"{node['total']:.3f}",
             node["wins"],
             node["votes"],
-            f"{node['rank']}/{node['leaderboard_size']}" if node["rank"] else None,
+            # "!": the coordinator flagged its claim, so it is ranked by what its outputs earn
+            (f"{node['rank']}/{node['leaderboard_size']}" + (" !" if node.get("flagged") else ""))
+            if node["rank"]
+            else None,
             node["sparkline"] or None,
             *([_percent(node.get("pass_at_1"))] if with_pass else []),
         ]

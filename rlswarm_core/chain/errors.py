@@ -30,6 +30,13 @@ class PeerIdTaken(ChainError):
     """The peer id is registered to another account."""
 
 
+class AccountAlreadySubmitted(ChainError):
+    """The account this node signs with already used its reward for the round and stage through another
+    of its peers (two instances on one wallet): this node's reward for that stage does not count."""
+
+    reason = "account_already_submitted"
+
+
 class ContractRevert(ChainError):
     """The contract rejected the call; ``name`` is the custom error (or ``Error`` / ``Panic``)."""
 
@@ -46,14 +53,17 @@ _MESSAGES: dict[str, tuple[str, str | None]] = {
         "this peer id is already registered to another account",
         "use the account that registered it, or create a new identity with `rlswarm identity create`",
     ),
-    "RewardAlreadySubmitted": ("a reward was already submitted for this peer in this round and stage", None),
+    "RewardAlreadySubmitted": (
+        "this account already submitted a reward for this round and stage",
+        "an account earns once per stage whichever of its peers submits: give each node its own wallet",
+    ),
     "InvalidRoundNumber": (
         "the round number is ahead of the contract's current round",
         "wait for the coordinator to reach that round; check the node's clock source",
     ),
     "InvalidStageNumber": (
-        "the stage number is ahead of the contract's current stage",
-        "wait for the coordinator to reach that stage",
+        "the stage number is ahead of the contract's current stage or beyond its stage count",
+        "wait for the coordinator to reach that stage; check that the task family matches the network",
     ),
     "StageOutOfBounds": ("the stage number is outside the contract's stage count", None),
     "WinnerAlreadyVoted": ("this peer already voted for this round's winners", None),
@@ -61,7 +71,7 @@ _MESSAGES: dict[str, tuple[str, str | None]] = {
         "the submitting account does not own this peer id",
         "register the peer id from this account first (it is registered to a different one, or to none)",
     ),
-    "InvalidVote": ("the vote is invalid: winners must be a non-empty list of distinct peer ids", None),
+    "InvalidVote": ("the vote is invalid: winners must be distinct, non-empty peer ids", None),
     "OnlyOwner": ("only the contract owner may do this", None),
     "OnlyStageManager": ("only the stage manager may advance stages and rounds", None),
     "OnlyBootnodeManager": ("only the bootnode manager may change bootnodes", None),

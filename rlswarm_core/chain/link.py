@@ -37,7 +37,9 @@ class ChainLink:
         manager = self.submitter if role == "coordinator" and self.is_stage_manager() else None
 
         def make(swarm: Any, stage_count: int) -> Any:
-            clock = ChainCoordinator(ChainClock(self.reader), stage_manager=manager)
+            clock = ChainCoordinator(
+                ChainClock(self.reader), stage_manager=manager, events=getattr(swarm, "events", None)
+            )
             if clock.stage_count != stage_count:
                 raise ConfigError(
                     f"the contract has {clock.stage_count} stages per round, the task family {stage_count}",
@@ -55,6 +57,25 @@ class ChainLink:
             return bool(self.reader.has_role("STAGE_MANAGER_ROLE", self.submitter.address))
         except Exception:
             return False
+
+    def shared_wallets(self, instance: str | None = None) -> list[Any]:
+        """Where this node's account is shared: local instances signing with it (``instance`` among
+        them) and the peer ids the chain records for it; each item's ``one_line()`` says what to do."""
+        from rlswarm_core.chain.shared_wallet import chain_shared_wallet, instance_shares_wallet
+
+        found: list[Any] = []
+        with contextlib.suppress(Exception):
+            local = instance_shares_wallet(instance) if instance else None
+            if local is not None:
+                found.append(local)
+        with contextlib.suppress(Exception):
+            registration = self.registration
+            on_chain = chain_shared_wallet(
+                self.reader, getattr(registration, "account", None), registration.peer_id
+            )
+            if on_chain is not None:
+                found.append(on_chain)
+        return found
 
     def close(self, flush: bool = True) -> None:
         """Stop the retry worker; with ``flush``, try once more to send what is queued (Ctrl-C)."""

@@ -23,7 +23,13 @@ from typing import Literal
 from filelock import FileLock
 
 from rlswarm_core.chain.base import Submitter
-from rlswarm_core.chain.errors import ALREADY_DONE, ChainError, ChainUnavailable, ContractRevert
+from rlswarm_core.chain.errors import (
+    ALREADY_DONE,
+    AccountAlreadySubmitted,
+    ChainError,
+    ChainUnavailable,
+    ContractRevert,
+)
 from rlswarm_core.chain.reader import CoordinatorReader
 from rlswarm_core.system.paths import app_paths
 
@@ -57,6 +63,18 @@ class Submission:
     def filename(self) -> str:
         # Peer ids are user input: never use them as path parts directly.
         return f"{self.kind}-{self.round_number}-{hashlib.sha256(self.key.encode()).hexdigest()[:24]}.json"
+
+
+@dataclass(frozen=True)
+class SubmissionOutcome:
+    """What became of a submission that had been queued (told to :meth:`SubmissionQueue.subscribe`rs)."""
+
+    what: Kind
+    round: int
+    stage: int
+    status: Literal["sent", "already", "failed"]
+    message: str = ""
+    reason: str = ""
 
 
 @dataclass
@@ -95,6 +113,21 @@ class SubmissionQueue:
         # One lock across processes: two nodes sharing a state directory must not send the same entry.
         self._lock = FileLock(str(directory / ".lock"))
         self._thread_lock = threading.Lock()
+        self._listeners: list[Callable[[SubmissionOutcome], None]] = []
+
+    def subscribe(self, listener: Callable[[SubmissionOutcome], None]) -> None:
+        """Call ``listener`` with the outcome of every queued submission once it is settled."""
+        self._listeners.append(listener)
+
+    def _settled(
+        self, entry: Submission, status: Literal["sent", "already", "failed"], message: str = ""
+    ) -> None:
+        outcome = SubmissionOutcome(entry.kind, entry.round_number, entry.stage or 0, status, message)
+        for listener in list(self._listeners):
+            try:
+                listener(outcome)
+            except Exception:
+                log.exception("a submission listener failed")
 
     # ----- public API -----
 
@@ -136,12 +169,14 @@ class SubmissionQueue:
                 except ChainError as exc:
                     self._give_up(entry, exc)
                     report.failed += 1
+                    self._settled(entry, "failed", exc)
                     continue
                 self._remove(entry)
                 if outcome == "sent":
                     report.sent += 1
                 else:
                     report.already += 1
+                self._settled(entry, outcome)
         return report
 
     # ----- internals -----
@@ -166,6 +201,8 @@ class SubmissionQueue:
             else:
                 self.submitter.submit_winners(entry.round_number, entry.winners, entry.peer_id)
         except ContractRevert as exc:
+            if exc.name == "RewardAlreadySubmitted" and not self._landed(entry):
+                raise self._taken(entry) from None
             if exc.name in ALREADY_DONE:
                 log.info("%s was already on chain", entry.key)
                 return "already"
@@ -185,6 +222,24 @@ class SubmissionQueue:
         assert entry.stage is not None
         # None means the chain cannot tell for this account; the contract then refuses a duplicate itself.
         return bool(self.reader.reward_landed(entry.round_number, entry.stage, entry.peer_id))
+
+    def _taken(self, entry: Submission) -> AccountAlreadySubmitted:
+        """The account's one reward for the stage went to another of its peers (or the chain cannot say
+        which): reported as a failure, never as delivered."""
+        assert entry.stage is not None
+        account = self.reader.owner(entry.peer_id) or "this account"
+        try:
+            submitter = self.reader.reward_submitter(entry.round_number, entry.stage, account)
+        except ChainUnavailable:
+            raise
+        except ChainError:
+            submitter = None  # the logs are out of reach: the refusal itself is what counts
+        by = f" through peer {submitter}" if submitter else ""
+        return AccountAlreadySubmitted(
+            f"account {account} already submitted its reward for round {entry.round_number} stage "
+            f"{entry.stage}{by}: the reward of {entry.peer_id} for that stage is not counted",
+            "the contract pays one reward per account and stage: give each instance its own wallet",
+        )
 
     def _reschedule(self, entry: Submission, exc: ChainError) -> None:
         entry.attempts += 1

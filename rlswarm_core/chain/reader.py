@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from rlswarm_core.errors import ConfigError
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 10.0
+# how far back a reward's log is looked for (public providers cap the block range of a log query)
+LOG_LOOKBACK_BLOCKS = 10_000
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -20,6 +23,40 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 class LeaderboardEntry:
     peer_id: str
     count: int
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """True for failures of the connection itself (the call may succeed later), not of the call."""
+    import requests
+    from web3.exceptions import ProviderConnectionError, TimeExhausted
+
+    return isinstance(
+        exc,
+        requests.exceptions.RequestException
+        | ProviderConnectionError
+        | TimeExhausted
+        | ConnectionError
+        | TimeoutError,
+    )
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
+
+
+def short(exc: BaseException, limit: int = 160) -> str:
+    """One readable phrase for an exception: the operating system's reason when the text carries one
+    (``Connection refused`` out of a page of urllib3 wrapping), else its first line, cut at a word."""
+    text = redact(str(exc)).strip()
+    name = type(exc).__name__
+    reason = _ERRNO.search(text)
+    if reason:
+        return f"{name}: {reason.group(1).strip()}"
+    first = text.splitlines()[0] if text else ""
+    if not first:
+        return name
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
+    return f"{name}: {first}"
 
 
 def make_web3(rpc_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
@@ -185,7 +222,30 @@ class CoordinatorReader:
             return False
         if not self.has_submitted_reward(round_number, stage, account):
             return False
-        return True if len(self.peer_ids([account])[0]) == 1 else None
+        if len(self.peer_ids([account])[0]) == 1:
+            return True
+        try:
+            submitter = self.reward_submitter(round_number, stage, account)
+        except ChainUnavailable:
+            raise
+        except ChainError:
+            return None
+        return None if submitter is None else submitter == peer_id
+
+    def reward_submitter(self, round_number: int, stage: int, account: str) -> str | None:
+        """The peer id that used ``account``'s reward for (round, stage), from the contract's
+        ``RewardSubmitted`` log in the last ``LOG_LOOKBACK_BLOCKS`` blocks; None when none is found."""
+        self.ensure_chain()
+        latest = int(self.rpc(lambda: self.w3.eth.block_number, "read the block number"))
+        event = self.contract.events.RewardSubmitted()
+        filters = {"account": checksum(account), "roundNumber": round_number, "stageNumber": stage}
+        logs = self.rpc(
+            lambda: event.get_logs(
+                argument_filters=filters, from_block=max(0, latest - LOG_LOOKBACK_BLOCKS), to_block=latest
+            ),
+            "read the reward logs",
+        )
+        return str(logs[0]["args"]["peerId"]) if logs else None
 
     def vote_landed(self, round_number: int, peer_id: str) -> bool:
         return len(self.voter_votes(round_number, peer_id)) > 0

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rlswarm_core.doctor import identities, network, p2pd, secrets_checks, system
+from rlswarm_core.doctor import identities, network, p2pd, secrets_checks, system, wallets
 from rlswarm_core.doctor.context import DoctorContext
 from rlswarm_core.doctor.result import ERROR, WARNING, CheckResult, rank
 from rlswarm_core.secrets.redact import redact
@@ -30,6 +30,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
         lambda ctx: network.check_bootstrap(list(ctx.settings.initial_peers), ctx.net_timeout),
     ),
     ("p2pd", lambda ctx: p2pd.check_p2pd()),
+    ("shared-wallet", wallets.check_shared_wallets),
 )
 
 MAX_WORKERS = 8

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +179,6 @@ class Node:
         self.identity = load_identity(config.identity_path)
         self.peer_id = self.identity.peer_id
         self.summary = NodeSummary(peer_id=self.peer_id)
-        self._known_peers: set[str] = set()
         # the last stage's training time, which sets how often the node polls the clock and its peers
         self._stage_seconds: float | None = None
         # pass@1 of each round's stages, for families that run tests (code)
@@ -304,6 +302,10 @@ class Node:
             exchange = Exchange(
                 swarm, publish_every_steps=self.settings.publish_every_steps, events=self.events
             )
+            subscribe = getattr(self.config.chain, "subscribe", None)
+            if callable(subscribe):
+                # queued submissions settle later, on the queue's retry thread
+                subscribe(self._on_chain_outcome)
             runner = GrpoStageRunner(
                 loaded.model,
                 loaded.tokenizer,
@@ -344,6 +346,7 @@ class Node:
         stop: threading.Event,
     ) -> None:
         from rlswarm_core.swarm.coordinator import RoundStage
+        from rlswarm_core.swarm.verify import verified_leaderboard
 
         # The coordinator role advances the clock: the DHT clock it runs, or a chain clock whose stage
         # manager key it holds (devnets); on a public chain the network advances on its own.
@@ -368,9 +371,12 @@ class Node:
             stage_rewards.setdefault(rs.round, {})[rs.stage] = reward
             self._submit_chain_reward(rs, reward)
             if is_clock:
-                self._wait_for_peers(exchange, rs, stop)
+                self._wait_for_peers(exchange, rs, stop, pipeline.stage_count)
                 with contextlib.suppress(Exception):
-                    exchange.publish_leaderboard(rs)
+                    # ranked by rewards recomputed from the peers' outputs, never by their claims
+                    verified_leaderboard(
+                        exchange, rs, getattr(pipeline, "rescore", None), self.config.gather_deadline_s
+                    )
             last_stage = rs.stage == pipeline.stage_count - 1
             if last_stage:
                 self._finish_round(rs, exchange, pipeline, store, runner, stage_rewards.pop(rs.round, {}))
@@ -407,7 +413,6 @@ class Node:
                 RoundStage(rs.round, rs.stage - 1), self.config.gather_deadline_s
             )
             previous = gathered.outputs
-            self._known_peers.update(previous)
         plan = pipeline.plan(rs.round, rs.stage, previous)
         steps = self.settings.steps_per_stage
 
@@ -471,24 +476,34 @@ class Node:
         )
         return progress.mean_reward
 
-    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event) -> None:
-        """The clock's node waits until every peer it knows of has published for ``rs`` (or the timeout):
-        a dead peer costs at most one timeout, never the swarm."""
-        deadline = time.monotonic() + self.config.stage_timeout_s
-        delay = self._first_poll_s()
-        while not stop.is_set():
-            rewards = exchange.read_rewards(rs)
-            publishers = set(rewards.rewards)
-            self._known_peers.update(publishers)
-            try:
-                routing = exchange.node.routing_peers()
-            except Exception:
-                routing = 0
-            expected = max(len(self._known_peers), routing + 1, self.config.min_peers)
-            if len(publishers) >= expected or time.monotonic() >= deadline:
-                return
-            stop.wait(delay)
-            delay = min(delay * 1.5, 2.0)
+    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event, stage_count: int) -> None:
+        """The clock's node waits for the live peers to publish for ``rs`` (the rule and its bounds are
+        in :mod:`rlswarm_core.swarm.liveness`): a departed peer costs one grace period, once."""
+        from rlswarm_core.swarm.events import StageClosed
+        from rlswarm_core.swarm.liveness import wait_for_stage
+
+        closed = wait_for_stage(
+            lambda at: exchange.read_rewards(at).rewards,
+            rs,
+            rs.previous(stage_count),
+            own_peer=self.peer_id,
+            min_peers=self.config.min_peers,
+            grace_s=self.settings.peer_grace_s,
+            timeout_s=self.config.stage_timeout_s,
+            stop=stop,
+            first_poll_s=self._first_poll_s(),
+        )
+        self.events.emit(
+            StageClosed(
+                round=rs.round,
+                stage=rs.stage,
+                reason=closed.reason,
+                published=len(closed.published),
+                expected=len(closed.expected),
+                missing=closed.missing,
+                waited_s=round(closed.waited_s, 3),
+            )
+        )
 
     def _first_poll_s(self) -> float:
         """The first interval between looks at the clock or at peers' rewards; waits back off from it.
@@ -580,12 +595,27 @@ class Node:
             lambda: self.config.chain.submit_reward(rs.round, rs.stage, value, self.peer_id),
         )
 
+    def _on_chain_outcome(self, outcome: Any) -> None:
+        self.events.emit(
+            ChainSubmitted(
+                what=outcome.what,
+                round=outcome.round,
+                stage=outcome.stage,
+                status=outcome.status,
+                message=outcome.message,
+                reason=outcome.reason,
+            )
+        )
+
     def _chain_call(self, what: str, round_: int, stage: int, call: Callable[[], Any]) -> None:
         try:
             outcome = call()
         except Exception as exc:
+            reason = str(getattr(exc, "reason", "") or "")
             self.events.emit(
-                ChainSubmitted(what=what, round=round_, stage=stage, status="failed", message=str(exc))
+                ChainSubmitted(
+                    what=what, round=round_, stage=stage, status="failed", message=str(exc), reason=reason
+                )
             )
             return
         # SubmissionQueue answers "sent", "already" or "queued"; a plain client returns a receipt.

@@ -90,6 +90,8 @@ class ChainSubmitted(Event):
     stage: int
     status: str  # "sent" | "already" | "queued" | "failed"
     message: str = ""
+    # why a failed submission failed, when known (e.g. "account_already_submitted": a shared wallet)
+    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,26 @@ def describe(event: Any) -> str | None:
         )
     if kind == "PeerCountChanged":
         return f"peers: {event.peers}"
+    if kind == "ChainUnavailable":
+        return f"warning: chain endpoint unreachable ({event.message}); retrying, training goes on"
+    if kind == "ChainRecovered":
+        return f"chain endpoint answers again after {event.down_s:.0f} s"
+    if kind == "StageClosed" and event.reason != "all":
+        gone = ", ".join(event.missing) or "none"
+        return (
+            f"round {event.round} stage {event.stage} closed by {event.reason} after {event.waited_s:.1f} s; "
+            f"stopped waiting for: {gone}"
+        )
+    if kind == "ClaimFlagged":
+        return (
+            f"warning: peer {event.peer_id} claims {event.claimed:.3f} for round {event.round} stage "
+            f"{event.stage} ({event.what}), its outputs earn {event.recomputed:.3f}: ranked by the latter"
+        )
+    if kind == "OutputsDropped":
+        return (
+            f"warning: dropped {event.dropped} output(s) ({event.dropped_bytes} bytes) of peer "
+            f"{event.peer_id} for round {event.round} stage {event.stage}: over the per-peer cap"
+        )
     if kind == "ChainSubmitted":
         return f"chain {event.what} for round {event.round}: {event.status} {event.message}".rstrip()
     return None

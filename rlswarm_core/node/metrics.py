@@ -43,8 +43,17 @@ class NodeMetrics:
         self.peers = gauge("rlswarm_peers", "Peers seen in the current stage")
         self.tokens = gauge("rlswarm_tokens_per_second", "Generation throughput of the last step")
         self._submissions = counter("rlswarm_chain_submissions", "Chain submissions by status", ["status"])
+        self._failures = counter(
+            "rlswarm_chain_submission_failures", "Failed chain submissions by reason", ["reason"]
+        )
         self.queued = gauge("rlswarm_chain_submissions_queued", "Chain submissions waiting to be retried")
         self.errors = counter("rlswarm_swarm_errors", "Recoverable DHT failures")
+        self.flagged = counter(
+            "rlswarm_claims_flagged", "Peers' reward claims that disagree with their outputs"
+        )
+        self.dropped = counter("rlswarm_outputs_dropped", "Peers' outputs dropped over the per-stage caps")
+        self.chain_waiting = gauge("rlswarm_chain_waiting", "1 while the chain RPC endpoint is unreachable")
+        self.chain_outages = counter("rlswarm_chain_outages", "Outages of the chain RPC endpoint")
         self.up = gauge("rlswarm_up", "1 while the node runs")
         memory = gauge("rlswarm_memory_rss_bytes", "Resident memory of the node process")
         memory.set_function(_rss)
@@ -84,6 +93,8 @@ class NodeMetrics:
             self.peers.set(data.peers)
         elif kind == "ChainSubmitted":
             self.submissions(data.status).inc()
+            if data.status == "failed":
+                self._failures.labels(self.instance, getattr(data, "reason", "") or "other").inc()
             key = (data.what, data.round, data.stage)
             if data.status == "queued":
                 self._pending.add(key)
@@ -92,6 +103,15 @@ class NodeMetrics:
             self.queued.set(len(self._pending))
         elif kind == "SwarmErrorEvent":
             self.errors.inc()
+        elif kind == "ClaimFlagged":
+            self.flagged.inc()
+        elif kind == "OutputsDropped":
+            self.dropped.inc(data.dropped)
+        elif kind == "ChainUnavailable":
+            self.chain_waiting.set(1)
+            self.chain_outages.inc()
+        elif kind == "ChainRecovered":
+            self.chain_waiting.set(0)
 
 
 def _rss() -> float:

@@ -138,6 +138,8 @@ class NodeRuntime:
         self.notice(
             "info", f"on-chain coordinator {link.network.contract} on {link.network.name} ({link.mode} mode)"
         )
+        for shared in link.shared_wallets(self.request.instance):
+            self.notice("warn", shared.one_line())
         if self.role == "coordinator" and not link.is_stage_manager():
             self.notice(
                 "info",

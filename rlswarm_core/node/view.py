@@ -6,6 +6,7 @@ events (live from the bus or replayed from the journal), never from the trainer'
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class NodeView:
     round_pass_at_1: list[tuple[int, float]] = field(default_factory=list)
     last_vote: tuple[str, ...] = ()
     last_chain: str = ""
+    # set while the chain endpoint is unreachable (the chain clock answers from its last read)
+    chain_waiting: str = ""
     last_push: str = ""
     last_checkpoint: str = ""
     last_error: str = ""
@@ -113,6 +116,13 @@ class NodeView:
 
     def _on_ChainSubmitted(self, get: Any) -> None:
         self.last_chain = f"{get('what')} r{get('round')}: {get('status')}"
+
+    def _on_ChainUnavailable(self, get: Any) -> None:
+        since = time.strftime("%H:%M:%S", time.localtime(float(get("at", 0.0) or 0.0)))
+        self.chain_waiting = f"endpoint unreachable since {since}, retrying; training goes on"
+
+    def _on_ChainRecovered(self, get: Any) -> None:
+        self.chain_waiting = ""
 
     def _on_PushDone(self, get: Any) -> None:
         self.last_push = f"round {get('round')} -> {get('repo_id', '')}"

@@ -14,6 +14,9 @@ from rlswarm_core.identity.names import animal_name
 from rlswarm_core.rewards.view import HISTORY, Rewards, StageReward
 
 DHT_ROUNDS = 8
+# the most reward keys one read looks up, whatever the clock claims (rounds x stages)
+MAX_DHT_LOOKUPS = 48
+DHT_TIMEOUT_S = 1.5
 
 
 class RewardsSourceError(RlswarmError):
@@ -32,20 +35,76 @@ def local_bootstrap() -> list[str]:
     return found
 
 
+def pinned_coordinator(explicit: str | None = None) -> str | None:
+    """The clock peer to trust: the one given, else the configured ``coordinator_peer_id`` (config or
+    ``RLSWARM_COORDINATOR_PEER_ID``), else the local instances' coordinator (when they agree on one)."""
+    import os
+
+    from rlswarm_core.instances import registry
+    from rlswarm_core.settings.resolve import load_user_config
+
+    if explicit:
+        return explicit
+    configured = os.environ.get("RLSWARM_COORDINATOR_PEER_ID") or load_user_config().get(
+        "coordinator_peer_id"
+    )
+    if isinstance(configured, str) and configured:
+        return configured
+    candidates = set()
+    for record in registry.list_records():
+        if record.role == "coordinator" and record.peer_id:
+            candidates.add(record.peer_id)
+        elif record.coordinator_peer_id:
+            candidates.add(record.coordinator_peer_id)
+    return candidates.pop() if len(candidates) == 1 else None
+
+
+def walk(round_: int, stage: int, stage_count: int, rounds: int = DHT_ROUNDS) -> list[tuple[int, int]]:
+    """The (round, stage) pairs to read, newest last: at most ``rounds`` rounds back from the clock and
+    never more than ``MAX_DHT_LOOKUPS`` pairs, however large the clock's numbers are."""
+    stage_count = max(1, stage_count)
+    stage = min(stage, stage_count - 1)
+    pairs: list[tuple[int, int]] = []
+    r, s = round_, stage
+    while len(pairs) < min(MAX_DHT_LOOKUPS, rounds * stage_count) and r >= 0 and r > round_ - rounds:
+        pairs.append((r, s))
+        s -= 1
+        if s < 0:
+            r, s = r - 1, stage_count - 1
+    return pairs[::-1]
+
+
 def dht_rewards(
-    peers: list[str], initial_peers: list[str], *, rounds: int = DHT_ROUNDS, timeout: float = 5.0
+    peers: list[str],
+    initial_peers: list[str],
+    *,
+    coordinator: str | None = None,
+    rounds: int = DHT_ROUNDS,
+    timeout: float = DHT_TIMEOUT_S,
 ) -> list[Rewards]:
-    """Each peer's published stage rewards for the last ``rounds`` rounds, via a client-mode DHT node."""
+    """Each peer's published stage rewards for the last ``rounds`` rounds, via a client-mode DHT node.
+
+    Only the clock signed by ``coordinator`` (see :func:`pinned_coordinator`) is trusted: any other
+    signer's round/stage record is ignored, and so is its leaderboard. The walk back is bounded
+    (:func:`walk`) and every reward key is read in one DHT call, so the answer comes in about two
+    lookups however many peers the swarm has. Peers the coordinator flagged (their claims disagree with
+    what their outputs earn) are marked.
+    """
     from rlswarm_core.identity.keys import create_identity
     from rlswarm_core.swarm import keys
     from rlswarm_core.swarm.dht import DHTOptions, start_node
     from rlswarm_core.swarm.events import EventBus
     from rlswarm_core.swarm.exchange import Exchange
-    from rlswarm_core.swarm.records import LeaderboardRecord, RoundStageRecord, check_entry
+    from rlswarm_core.swarm.records import LeaderboardRecord, RewardRecord, RoundStageRecord
 
     if not initial_peers:
         raise RewardsSourceError(
             "no peer to reach the swarm through", "pass --initial-peer or create instances first"
+        )
+    if not coordinator:
+        raise RewardsSourceError(
+            "no coordinator to trust for the swarm's round and stage",
+            "pass --coordinator-peer-id (the peer that runs the swarm's clock), or read --source chain",
         )
     with tempfile.TemporaryDirectory(prefix="rlswarm-reader-") as tmp:
         # a throwaway identity: reading must never take the name of a running node
@@ -58,54 +117,54 @@ def dht_rewards(
             initial_peers=tuple(initial_peers),
             client_mode=True,
             rpc_timeout_s=timeout,
+            bootstrap_attempts=1,
         )
         node = start_node(options, EventBus())
         try:
-            found = node.get_many([keys.ROUND_STAGE_KEY], timeout=timeout).get(keys.ROUND_STAGE_KEY) or {}
-            clocks = []
-            for subkey, raw in found.items():
-                try:
-                    record = check_entry(subkey, raw)
-                except ValueError:
-                    continue
-                if isinstance(record, RoundStageRecord):
-                    clocks.append(record)
-            if not clocks:
-                raise RewardsSourceError(
-                    "the swarm has published no round yet", "try again once a stage started"
-                )
-            clock = max(clocks, key=lambda c: c.timestamp)
             exchange = Exchange(node)
+            found = node.get_many([keys.ROUND_STAGE_KEY], timeout=timeout).get(keys.ROUND_STAGE_KEY)
+            clocks, _ = exchange._entries(keys.ROUND_STAGE_KEY, found, RoundStageRecord)
+            clock = next((c for c in clocks if c.peer_id == coordinator), None)
+            if clock is None:
+                raise RewardsSourceError(
+                    f"the coordinator {coordinator} has published no round/stage clock this node can see",
+                    "check --coordinator-peer-id and that the coordinator is running",
+                )
+            pairs = walk(clock.round, clock.stage, clock.stage_count, rounds)
+            reward_keys = {keys.rewards_key(r, s): (r, s) for r, s in pairs}
+            # the current stage's board appears when it ends: read the previous one's as well
+            board_keys = [keys.leaderboard_key(r, s) for r, s in pairs[-2:]]
+            values = node.get_many([*reward_keys, *board_keys], timeout=timeout)
             results = {
                 p: Rewards(name=p[:12], peer_id=p, animal_name=animal_name(p), source="dht") for p in peers
             }
-            first = max(0, clock.round - rounds + 1)
-            stages = [(r, s) for r in range(first, clock.round + 1) for s in range(clock.stage_count)]
-            stages = [(r, s) for r, s in stages if (r, s) <= (clock.round, clock.stage)]
-            from rlswarm_core.swarm.coordinator import RoundStage
-
-            for r, s in stages:
-                view = exchange.read_rewards(RoundStage(r, s), timeout=timeout)
-                for peer, record in view.rewards.items():
-                    if peer in results:
-                        results[peer].stages.append(StageReward(r, s, float(record.reward), record.timestamp))
-                        results[peer].last_active_round = r
-            board_key = keys.leaderboard_key(clock.round, clock.stage)
-            board_raw = node.get_many([board_key], timeout=timeout).get(board_key) or {}
-            board: list[str] = []
-            for subkey, raw in board_raw.items():
-                try:
-                    record = check_entry(subkey, raw)
-                except ValueError:
-                    continue
-                if isinstance(record, LeaderboardRecord) and record.peer_id == clock.peer_id:
-                    board = [e.peer_id for e in record.entries]
+            for key, (r, s) in reward_keys.items():
+                records, _ = exchange._entries(key, values.get(key), RewardRecord)
+                for record in records:
+                    if record.peer_id in results:
+                        item = results[record.peer_id]
+                        item.stages.append(StageReward(r, s, float(record.reward), record.timestamp))
+                        item.last_active_round = r
+            board: LeaderboardRecord | None = None
+            for key in board_keys[::-1]:
+                boards, _ = exchange._entries(key, values.get(key), LeaderboardRecord)
+                board = next((b for b in boards if b.peer_id == coordinator), None)
+                if board is not None:
+                    break
+            ranked = [e.peer_id for e in board.entries] if board is not None else []
+            flagged = set(board.flagged) if board is not None else set()
             for item in results.values():
                 item.round, item.stage = clock.round, clock.stage
                 item.stages = item.stages[-HISTORY * 3 :]
                 item.total = round(sum(s.reward for s in item.stages), 6)
-                item.leaderboard_size = len(board)
-                item.rank = board.index(item.peer_id) + 1 if item.peer_id in board else None
+                item.leaderboard_size = len(ranked)
+                item.rank = ranked.index(item.peer_id) + 1 if item.peer_id in ranked else None
+                item.flagged = item.peer_id in flagged
+                if item.flagged:
+                    item.warning = (
+                        f"{item.name}: the coordinator flagged its claimed reward (it disagrees with what "
+                        "its published outputs earn); it is ranked by the recomputed value"
+                    )
             return list(results.values())
         finally:
             node.shutdown()

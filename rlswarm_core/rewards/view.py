@@ -66,7 +66,11 @@ class Rewards:
     pass_at_1: float | None = None
     last_active_round: int | None = None
     submissions: dict[str, int] = field(default_factory=dict)
+    # failed submissions by reason (e.g. "account_already_submitted": the account is shared)
+    failures: dict[str, int] = field(default_factory=dict)
     running: bool = False
+    # the coordinator flagged this peer's claimed reward (it disagrees with what its outputs earn)
+    flagged: bool = False
     started_at: float | None = None
     last_event_at: float | None = None
     warning: str | None = None
@@ -80,6 +84,7 @@ class Rewards:
         # field by field: dataclasses.asdict deep-copies, which dominates with long histories
         data = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "stages"}
         data["submissions"] = dict(self.submissions)
+        data["failures"] = dict(self.failures)
         data["stages"] = [
             {"round": s.round, "stage": s.stage, "reward": s.reward, "at": s.at, "pass_at_1": s.pass_at_1}
             for s in self.stages
@@ -202,6 +207,9 @@ def _apply(
     elif kind == "ChainSubmitted":
         status = str(event.get("status") or "")
         result.submissions[status] = result.submissions.get(status, 0) + 1
+        reason = str(event.get("reason") or "")
+        if status == "failed" and reason:
+            result.failures[reason] = result.failures.get(reason, 0) + 1
         if status in ("sent", "already"):
             _active(result, event.get("round"))
 
@@ -218,6 +226,18 @@ def stale_warning(result: Rewards, stale_rounds: int) -> str | None:
     return (
         f"{result.name} is running but has not earned or submitted {what} "
         f"({idle} round(s); now round {result.round})"
+    )
+
+
+def submission_warning(result: Rewards) -> str | None:
+    """Rewards the chain refused because the node's account had already submitted for the stage."""
+    shared = result.failures.get("account_already_submitted", 0)
+    if not shared:
+        return None
+    return (
+        f"{result.name}: {shared} reward submission(s) refused because its account already submitted for "
+        "that stage through another node (a shared wallet earns once per stage); give each instance its "
+        "own wallet"
     )
 
 
@@ -269,7 +289,8 @@ def local_rewards(
             continue
         # a supervised node between restarts has no open NodeStarted, yet it is meant to be running
         summary.running = summary.running or name in supervised
-        summary.warning = stale_warning(summary, stale_rounds)
+        warnings = [w for w in (stale_warning(summary, stale_rounds), submission_warning(summary)) if w]
+        summary.warning = "; ".join(warnings) or None
         results.append(summary)
     if peer is not None and not results:
         raise RlswarmError(f"no local instance has peer id {peer}", "use --source dht or --source chain")

@@ -377,6 +377,42 @@ async def _validator_stats(_dht: Any, node: Any) -> dict[str, Any]:
     return stats
 
 
+def hivemind_dht_class() -> Any:
+    """hivemind's ``DHT`` class, without running hivemind's package ``__init__`` when nothing imported
+    it yet: that imports the whole library (averaging, mixture of experts, optimizers), about a second
+    that a command reading the DHT (``rewards --source dht``) would spend for nothing. The package
+    module stands in until something asks it for an attribute it lacks; then the real ``__init__``
+    runs in it, so ``hivemind.X`` and ``from hivemind import X`` keep working everywhere."""
+    import importlib.util
+    import sys
+    import types
+
+    if "hivemind" not in sys.modules:
+        spec = importlib.util.find_spec("hivemind")
+        if spec is not None and spec.loader is not None and spec.submodule_search_locations is not None:
+            package = types.ModuleType("hivemind")
+            package.__path__ = list(spec.submodule_search_locations)
+            package.__spec__ = spec
+            package.__file__ = spec.origin
+            package.__loader__ = spec.loader
+
+            def complete(name: str) -> Any:
+                if name.startswith("__"):
+                    raise AttributeError(name)
+                submodule = sys.modules.get(f"hivemind.{name}")
+                if submodule is not None:  # a submodule still importing (``import hivemind.p2p.x as y``)
+                    return submodule
+                del package.__dict__["__getattr__"]
+                spec.loader.exec_module(package)  # type: ignore[union-attr]
+                return getattr(package, name)
+
+            package.__getattr__ = complete  # type: ignore[method-assign]
+            sys.modules["hivemind"] = package
+    from hivemind.dht import DHT
+
+    return DHT
+
+
 def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode:
     """Start the node's DHT and join the swarm; raise one :class:`BootstrapError` line when it cannot."""
     from hivemind.utils.logging import use_hivemind_log_handler

@@ -86,9 +86,9 @@ _dht_class: Any = None
 def _isolated_dht_class() -> Any:
     global _dht_class
     if _dht_class is None:
-        import hivemind
+        from rlswarm_core.swarm.dht import hivemind_dht_class
 
-        class IsolatedDHT(hivemind.DHT):  # type: ignore[misc]
+        class IsolatedDHT(hivemind_dht_class()):  # type: ignore[misc]
             rlswarm_setup: ChildSetup | None = None
 
             def run(self) -> None:

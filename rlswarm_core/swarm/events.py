@@ -93,6 +93,45 @@ class PeerCountChanged(Event):
 
 
 @dataclass(frozen=True)
+class StageClosed(Event):
+    """The clock's node ended a stage: every live peer published (``all``), the grace after
+    ``min_peers`` ran out (``grace``), or the stage timeout (``timeout``); ``missing`` are the live
+    peers it stopped waiting for (see :mod:`rlswarm_core.swarm.liveness`)."""
+
+    round: int
+    stage: int
+    reason: str
+    published: int
+    expected: int
+    missing: tuple[str, ...]
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class ClaimFlagged(Event):
+    """A peer's claimed reward disagrees with what its published outputs earn (``what``: one output's
+    claim, or the stage reward above its best output); it is ranked by ``recomputed``."""
+
+    round: int
+    stage: int
+    peer_id: str
+    claimed: float
+    recomputed: float
+    what: str
+
+
+@dataclass(frozen=True)
+class OutputsDropped(Event):
+    """A peer published more outputs for a stage than a node reads (count or bytes); the rest is dropped."""
+
+    round: int
+    stage: int
+    peer_id: str
+    dropped: int
+    dropped_bytes: int
+
+
+@dataclass(frozen=True)
 class MalformedRecords(Event):
     key: str
     count: int

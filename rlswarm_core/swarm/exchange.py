@@ -15,6 +15,7 @@ from rlswarm_core.swarm.events import (
     EventBus,
     LeaderboardChanged,
     MalformedRecords,
+    OutputsDropped,
     OutputsGathered,
     OutputsPublished,
     PeerCountChanged,
@@ -30,6 +31,11 @@ from rlswarm_core.swarm.records import (
     encode_record,
     owner_subkey,
 )
+
+# What a node reads of one peer's outputs for one stage; an honest node publishes one record per
+# question of its stage (a handful), so the caps only bound what a hostile peer can make others hold.
+MAX_OUTPUTS_PER_PEER = 256
+MAX_OUTPUT_BYTES_PER_PEER = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,13 @@ class Exchange:
         publish_every_steps: int = 4,
         cache_stages: int = 4,
         events: EventBus | None = None,
+        max_outputs_per_peer: int = MAX_OUTPUTS_PER_PEER,
+        max_output_bytes_per_peer: int = MAX_OUTPUT_BYTES_PER_PEER,
     ) -> None:
         self.node = node
+        self.max_outputs_per_peer = max_outputs_per_peer
+        self.max_output_bytes_per_peer = max_output_bytes_per_peer
+        self.dropped_total = 0
         self.publish_every_steps = max(1, publish_every_steps)
         self.events = events or node.events
         self.cache_stages = cache_stages
@@ -105,7 +116,8 @@ class Exchange:
     def _output_items(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> list[tuple[str, bytes, bytes]]:
         now = time.time()
         items = []
-        for qhash, out in best_per_question(outputs).items():
+        best = sorted(best_per_question(outputs).items())[: self.max_outputs_per_peer]
+        for qhash, out in best:
             record = OutputRecord(
                 peer_id=self.node.peer_id,
                 round=rs.round,
@@ -184,6 +196,29 @@ class Exchange:
             self.events.emit(MalformedRecords(key=key, count=bad))
         return records, bad
 
+    def _capped(self, rs: RoundStage, peer: str, found: Mapping[Any, Any] | None) -> dict[Any, Any]:
+        """At most ``max_outputs_per_peer`` entries and ``max_output_bytes_per_peer`` bytes of one peer's
+        outputs for a stage, taken in subkey order so every node keeps the same ones; the rest is
+        counted and reported."""
+        kept: dict[Any, Any] = {}
+        used = dropped = dropped_bytes = 0
+        for subkey, raw in sorted((found or {}).items(), key=lambda item: repr(item[0])):
+            size = len(raw) if isinstance(raw, (bytes, str)) else 0
+            if len(kept) >= self.max_outputs_per_peer or used + size > self.max_output_bytes_per_peer:
+                dropped += 1
+                dropped_bytes += size
+                continue
+            kept[subkey] = raw
+            used += size
+        if dropped:
+            self.dropped_total += dropped
+            self.events.emit(
+                OutputsDropped(
+                    round=rs.round, stage=rs.stage, peer_id=peer, dropped=dropped, dropped_bytes=dropped_bytes
+                )
+            )
+        return kept
+
     def read_rewards(self, rs: RoundStage, timeout: float | None = None) -> RewardsView:
         key = keys.rewards_key(rs.round, rs.stage)
         timeout = timeout if timeout is not None else self.node.options.rpc_timeout_s
@@ -222,7 +257,8 @@ class Exchange:
             key_of = {keys.outputs_key(peer, rs.round, rs.stage): peer for peer in to_read}
             found = self.node.get_many(list(key_of), timeout=left)
             for key, peer in key_of.items():
-                records, bad = self._entries(key, found.get(key), OutputRecord)
+                entries = self._capped(rs, peer, found.get(key))
+                records, bad = self._entries(key, entries, OutputRecord)
                 bad_total += bad
                 if records:
                     result[peer] = {r.question_hash: r for r in records}
@@ -248,31 +284,47 @@ class Exchange:
         return gathered
 
     # -- leaderboard ---------------------------------------------------------------------------------
-    def leaderboard(self, rs: RoundStage, rewards: RewardsView | None = None) -> list[LeaderEntry]:
-        """Compute the stage's leaderboard from the published rewards; emits when it changed."""
-        rewards = rewards or self.read_rewards(rs)
-        entries = rank(rewards.scores())
+    def leaderboard(
+        self, rs: RoundStage, rewards: RewardsView | None = None, scores: Mapping[str, float] | None = None
+    ) -> list[LeaderEntry]:
+        """The stage's leaderboard from ``scores`` (the recomputed rewards, see
+        :mod:`rlswarm_core.swarm.verify`), else from the published claims; emits when it changed."""
+        if scores is None:
+            scores = (rewards or self.read_rewards(rs)).scores()
+        entries = rank(scores)
         snapshot = tuple((e.peer_id, e.reward) for e in entries)
         if self._leaderboards.get(rs) != snapshot:
             self._leaderboards[rs] = snapshot
             self.events.emit(LeaderboardChanged(round=rs.round, stage=rs.stage, top=snapshot[:10]))
         return entries
 
-    def publish_leaderboard(self, rs: RoundStage, entries: list[LeaderEntry] | None = None) -> bool:
-        """The coordinator's signed copy of the stage leaderboard."""
+    def publish_leaderboard(
+        self, rs: RoundStage, entries: list[LeaderEntry] | None = None, flagged: Iterable[str] = ()
+    ) -> bool:
+        """The coordinator's signed copy of the stage leaderboard, with the peers whose claims it flagged."""
         entries = entries if entries is not None else self.leaderboard(rs)
         record = LeaderboardRecord(
-            peer_id=self.node.peer_id, round=rs.round, stage=rs.stage, timestamp=time.time(), entries=entries
+            peer_id=self.node.peer_id,
+            round=rs.round,
+            stage=rs.stage,
+            timestamp=time.time(),
+            entries=entries,
+            flagged=list(flagged),
         )
         subkey = owner_subkey(self.node.peer_id, self.node.public_key)
         return self.node.store_many([(record.dht_key(), subkey, encode_record(record))])
 
     def read_leaderboard(self, rs: RoundStage, coordinator_peer_id: str) -> list[LeaderEntry] | None:
         """The leaderboard the coordinator published for ``rs``, or None if it has not (yet)."""
+        record = self.leaderboard_record(rs, coordinator_peer_id)
+        return list(record.entries) if record is not None else None
+
+    def leaderboard_record(self, rs: RoundStage, coordinator_peer_id: str) -> LeaderboardRecord | None:
+        """The coordinator's whole leaderboard record for ``rs`` (entries and flagged peers), or None."""
         key = keys.leaderboard_key(rs.round, rs.stage)
         found = self.node.get_many([key], timeout=self.node.options.rpc_timeout_s).get(key)
         records, _ = self._entries(key, found, LeaderboardRecord)
         for record in records:
             if record.peer_id == coordinator_peer_id:
-                return list(record.entries)
+                return record
         return None

@@ -121,6 +121,8 @@ class LeaderboardRecord(_Record):
 
     kind: Literal["leaderboard"] = "leaderboard"
     entries: list[LeaderEntry] = Field(max_length=2_000)
+    # peers whose claimed rewards disagree with what their outputs earn (ranked by the recomputed value)
+    flagged: list[PeerId] = Field(default_factory=list, max_length=2_000)
 
     def dht_key(self) -> str:
         return keys.leaderboard_key(self.round, self.stage)

@@ -82,6 +82,11 @@ class StagePipeline(ABC):
         """The round's winners, best first, from every peer's outputs of the last stage."""
         return []
 
+    def rescore(self, stage: int, outputs: PeerOutputs) -> dict[str, dict[str, float]]:
+        """Every peer's reward per question for ``stage``, recomputed from its published outputs with
+        the functions this pipeline trains with (``peer -> question md5 -> reward``)."""
+        return {}
+
 
 def _items_rows(task: TaskFamily, items: Sequence[TaskItem]) -> list[dict[str, Any]]:
     return [
@@ -213,6 +218,14 @@ class Gsm8kPipeline(StagePipeline):
         groups = merging.group_by_question(_decision_records(final_stage))
         return merging.round_winners(groups, merging.DEFAULT_WINNERS, self.weights.decide, self.own_peer)
 
+    def rescore(self, stage: int, outputs: PeerOutputs) -> dict[str, dict[str, float]]:
+        from rlswarm_core.training.rescore import rescore_three_stages
+
+        def answer(text: str, reference: str) -> float:
+            return self.task.score(text, TaskItem(question="", answer=reference)).total
+
+        return rescore_three_stages(stage, outputs, self.weights, self.own_peer, answer)
+
 
 class SingleStagePipeline(StagePipeline):
     """One answer stage per round (reasoning-gym): I local questions plus J questions the swarm worked
@@ -253,10 +266,17 @@ class SingleStagePipeline(StagePipeline):
         return StagePlan(0, _items_rows(self.task, [r.item for r in batch]), _score_items(self.task), shared)
 
     def winners(self, final_stage: PeerOutputs) -> list[str]:
-        totals = {peer: sum(r.reward for r in outs.values()) for peer, outs in final_stage.items()}
+        # recomputed from the published outputs, never the rewards peers claim for them
+        rescored = self.rescore(0, final_stage)
+        totals = {peer: sum(rescored.get(peer, {}).values()) for peer in final_stage}
         return [p for p, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))][
             : merging.DEFAULT_WINNERS
         ]
+
+    def rescore(self, stage: int, outputs: PeerOutputs) -> dict[str, dict[str, float]]:
+        from rlswarm_core.training.rescore import rescore_items
+
+        return rescore_items(outputs, lambda text, item: self.task.score(text, item).total)
 
 
 def _rollout_record(record: Any) -> dict[str, Any]:

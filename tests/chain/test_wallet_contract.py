@@ -76,9 +76,10 @@ def test_reward_submission_and_its_revert_rules(
     with pytest.raises(ContractRevert) as future_stage:
         alice.submit_reward(rnd, stage + 1, 1, peer)
     _revert(future_stage, "InvalidStageNumber")
+    # beyond the stage count is the same error as ahead of the current stage, as on the live contract
     with pytest.raises(ContractRevert) as out_of_bounds:
         alice.submit_reward(rnd, 3, 1, peer)
-    _revert(out_of_bounds, "StageOutOfBounds")
+    _revert(out_of_bounds, "InvalidStageNumber")
     with pytest.raises(ContractRevert) as not_owner:
         bob.submit_reward(rnd, 0, 1, peer)
     _revert(not_owner, "InvalidVoterPeerId")
@@ -86,6 +87,30 @@ def test_reward_submission_and_its_revert_rules(
         bob.submit_reward(rnd, 0, 1, new_peer())
     _revert(unregistered, "InvalidVoterPeerId")
     assert reader.total_rewards([peer]) == [5]
+
+
+def test_one_reward_per_account_and_stage_whichever_peer_submits(
+    reader: CoordinatorReader, stage_manager: WalletClient, new_wallet: NewWallet
+) -> None:
+    """The live contract's rule: two peers registered to one account earn once per stage between them."""
+    shared = new_wallet()
+    first, second = new_peer(), new_peer()
+    shared.register_peer(first)
+    shared.register_peer(second)
+    assert reader.peer_ids([shared.address]) == [[first, second]]
+    rnd, stage = move_to_stage(stage_manager, 2)
+
+    shared.submit_reward(rnd, stage, 4, first)
+    with pytest.raises(ContractRevert) as refused:
+        shared.submit_reward(rnd, stage, 9, second)
+    _revert(refused, "RewardAlreadySubmitted")
+    assert "account" in str(refused.value)
+    assert reader.total_rewards([first, second]) == [4, 0]
+    # another stage is another slot, for either peer
+    shared.submit_reward(rnd, stage - 1, 9, second)
+    assert reader.total_rewards([first, second]) == [4, 9]
+    assert reader.reward_submitter(rnd, stage, shared.address) == first
+    assert reader.reward_submitter(rnd, 0, shared.address) is None
 
 
 def test_winner_votes_and_their_revert_rules(
@@ -97,9 +122,6 @@ def test_winner_votes_and_their_revert_rules(
     rnd, _ = reader.round_and_stage()
     voted_before = reader.unique_voters()
 
-    with pytest.raises(ContractRevert) as empty:
-        alice.submit_winners(rnd, [], voter)
-    _revert(empty, "InvalidVote")
     with pytest.raises(ContractRevert) as duplicate_winners:
         alice.submit_winners(rnd, [winner_a, winner_a], voter)
     _revert(duplicate_winners, "InvalidVote")
@@ -128,6 +150,22 @@ def test_winner_votes_and_their_revert_rules(
     alice.submit_winners(rnd + 1, [winner_a], voter)
     assert reader.total_wins(winner_a) == 2
     assert reader.voter_vote_count(voter) == 2
+
+
+def test_an_empty_vote_is_accepted_and_counts_as_the_vote(
+    reader: CoordinatorReader, stage_manager: WalletClient, new_wallet: NewWallet
+) -> None:
+    alice = new_wallet()
+    voter, winner = new_peer(), new_peer()
+    alice.register_peer(voter)
+    rnd, _ = reader.round_and_stage()
+    alice.submit_winners(rnd, [], voter)
+    assert reader.voter_votes(rnd, voter) == []
+    assert reader.voter_vote_count(voter) == 1
+    with pytest.raises(ContractRevert) as again:
+        alice.submit_winners(rnd, [winner], voter)
+    _revert(again, "WinnerAlreadyVoted")
+    assert reader.total_wins(winner) == 0
 
 
 def new_peer_owned(wallet: WalletClient) -> str:

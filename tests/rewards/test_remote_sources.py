@@ -36,7 +36,10 @@ def test_dht_source_reads_published_rewards_and_the_leaderboard(tmp_path: Path, 
         ]
         assert exchange.publish_leaderboard(RoundStage(1, 1), entries)
         maddr = next(m for m in node.visible_maddrs() if "/127.0.0.1/" in m)
-        done = cli("rewards", "--source", "dht", "--peer", ident.peer_id, "--initial-peer", maddr, "--json")
+        done = cli(
+            "rewards", "--source", "dht", "--peer", ident.peer_id, "--initial-peer", maddr,
+            "--coordinator-peer-id", ident.peer_id, "--json",
+        )  # fmt: skip
         assert done.exit_code == 0, done.stderr
         (mine,) = json.loads(done.stdout)["nodes"]
         assert mine["source"] == "dht" and mine["peer_id"] == ident.peer_id

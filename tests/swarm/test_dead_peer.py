@@ -22,7 +22,9 @@ from .conftest import Swarm, new_identity, wait_no_p2pd
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_peer(swarm: Swarm, round_: int, outputs: bool) -> tuple[subprocess.Popen[str], str, Path]:
+def start_peer(
+    swarm: Swarm, round_: int, outputs: bool, stage: int = 0, silent: bool = False
+) -> tuple[subprocess.Popen[str], str, Path]:
     identity = new_identity(swarm.id_dir, "doomed")
     cmd = [
         sys.executable,
@@ -32,11 +34,15 @@ def start_peer(swarm: Swarm, round_: int, outputs: bool) -> tuple[subprocess.Pop
         str(identity.path),
         "--round",
         str(round_),
+        "--stage",
+        str(stage),
     ]
     for peer in swarm.bootstrap:
         cmd += ["--peer", peer]
     if outputs:
         cmd.append("--outputs")
+    if silent:
+        cmd.append("--silent")
     # its own session, so the whole peer (python, DHT process, p2pd) can be killed like a crashed host
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True

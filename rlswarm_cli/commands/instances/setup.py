@@ -58,6 +58,11 @@ def add_cmd(
     added = add_instances(profile=profile, count=count, gpu=gpu, port=port, host=host, name=name, force=force)
     for warning in added.warnings:
         out.warn(warning)
+    from rlswarm_core.chain.shared_wallet import registered_instances
+
+    # two instances on one wallet earn once per stage between them (the contract's rule)
+    for shared in registered_instances():
+        out.warn(shared.one_line())
     plan = added.plan
     lines = [
         f"created {r.name} ({r.role}, port {r.port}, {plan.threads} thread(s), "
