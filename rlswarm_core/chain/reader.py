@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rlswarm_core.chain.abi import coordinator_abi
-from rlswarm_core.chain.errors import ChainError, WrongChain, chain_failure
+from rlswarm_core.chain.errors import ChainError, ChainUnavailable, WrongChain, chain_failure
 from rlswarm_core.errors import ConfigError
 
 T = TypeVar("T")
@@ -23,40 +22,6 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 class LeaderboardEntry:
     peer_id: str
     count: int
-
-
-def is_transport_error(exc: BaseException) -> bool:
-    """True for failures of the connection itself (the call may succeed later), not of the call."""
-    import requests
-    from web3.exceptions import ProviderConnectionError, TimeExhausted
-
-    return isinstance(
-        exc,
-        requests.exceptions.RequestException
-        | ProviderConnectionError
-        | TimeExhausted
-        | ConnectionError
-        | TimeoutError,
-    )
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
-
-
-def short(exc: BaseException, limit: int = 160) -> str:
-    """One readable phrase for an exception: the operating system's reason when the text carries one
-    (``Connection refused`` out of a page of urllib3 wrapping), else its first line, cut at a word."""
-    text = redact(str(exc)).strip()
-    name = type(exc).__name__
-    reason = _ERRNO.search(text)
-    if reason:
-        return f"{name}: {reason.group(1).strip()}"
-    first = text.splitlines()[0] if text else ""
-    if not first:
-        return name
-    if len(first) > limit:
-        first = first[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
-    return f"{name}: {first}"
 
 
 def make_web3(rpc_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
