@@ -122,8 +122,32 @@ def stop_group(dht: Any) -> None:
     if pid is None:
         return
     children.unregister_group(pid)
+    sockets = _daemon_sockets(pid)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    # a SIGKILLed p2pd cannot remove its unix sockets; a dead socket left in /tmp is litter
+    for path in sockets:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _daemon_sockets(group: int) -> list[Path]:
+    """The unix sockets that the p2pd daemons of process group ``group`` listen on (from their arguments)."""
+    import psutil
+
+    found: list[Path] = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if proc.info["name"] != "p2pd" or os.getpgid(proc.pid) != group:
+                continue
+        except (ProcessLookupError, PermissionError):
+            continue
+        for arg in proc.info["cmdline"] or []:
+            _, _, value = arg.partition("=")
+            for part in (value or arg).split(","):
+                if part.startswith("/unix/") and part.endswith(".sock"):
+                    found.append(Path(part[len("/unix") :]))
+    return found
 
 
 _main_handler: logging.Handler | None = None
