@@ -23,17 +23,17 @@ from rlswarm_core.chain.devnet import STAGE_MANAGER_INDEX, Devnet, DevnetInfo, d
 from rlswarm_core.chain.wallet import load_account
 from rlswarm_core.identity.keys import create_identity
 from rlswarm_core.settings.resolve import update_user_config
-from tests.helpers import REPO
-from tests.instances.cli import free_port_block, invoke
+from tests.helpers import REPO, Cli
+from tests.instances.ports import free_port_block
 from tests.node.procs import NodeProcess, loopback_maddr
 
 ROUNDS = 2
 SHARED_KEY = dev_key(STAGE_MANAGER_INDEX)
 
 
-def test_instances_add_and_doctor_name_instances_on_one_wallet(rlswarm_home: Path) -> None:
+def test_instances_add_and_doctor_name_instances_on_one_wallet(rlswarm_home: Path, cli: Cli) -> None:
     update_user_config(network="devnet", wallet_address=load_account(SHARED_KEY).address)
-    done = invoke(
+    done = cli(
         "instances", "add", "--count", "2", "--profile", "local-tiny", "--port", str(free_port_block(2))
     )
     assert done.exit_code == 0, done.stderr
