@@ -78,6 +78,9 @@ class NodeConfig:
     coordinator_peer_id: str | None = None
     # stop once the swarm reaches this round (absolute round number); None runs until stopped
     max_rounds: int | None = None
+    # stop after training this many rounds in this run, counted from where the node resumes (so a
+    # rerun trains again); None: no such limit
+    rounds: int | None = None
     # how long the coordinator waits for peers' rewards, and a follower for the clock, per stage
     stage_timeout_s: float = 600.0
     # how long gathering peers' outputs of the previous stage may take
@@ -355,6 +358,9 @@ class Node:
         done: set[RoundStage] = set()
         stage_rewards: dict[int, dict[int, float]] = {}
         max_rounds = self.config.max_rounds
+        if self.config.rounds is not None and self.config.rounds <= 0:
+            self.summary.reason = "trained 0 round(s)"
+            return
         while not stop.is_set():
             rs = clock.current()
             if max_rounds is not None and rs.round >= max_rounds:
@@ -381,11 +387,23 @@ class Node:
             last_stage = rs.stage == pipeline.stage_count - 1
             if last_stage:
                 self._finish_round(rs, exchange, pipeline, store, runner, stage_rewards.pop(rs.round, {}))
+                if self._trained_enough():
+                    if is_clock:
+                        clock.advance()  # followers see the round end, as with --max-rounds
+                    return
             if is_clock:
                 clock.advance()
             else:
                 self._wait_for_clock(clock, rs, self.config.stage_timeout_s, stop)
         self.summary.reason = self.summary.reason or "stopped"
+
+    def _trained_enough(self) -> bool:
+        """True (with the stop reason set) once this run trained the ``rounds`` it was asked for."""
+        wanted = self.config.rounds
+        if wanted is None or len(self.summary.rounds_completed) < wanted:
+            return False
+        self.summary.reason = f"trained {wanted} round(s)"
+        return True
 
     def _wait_for_clock(self, clock: Any, rs: Any, timeout: float, stop: threading.Event) -> None:
         """Wait for the clock to leave ``rs``, polling with backoff (up to 5 s) like the clock's own wait,

@@ -42,6 +42,8 @@ class NodeRequest:
     role: str | None = None
     # stop once the swarm reaches this round; None runs until stopped
     max_rounds: int | None = None
+    # stop after training this many more rounds, counted from where the node resumes
+    rounds: int | None = None
     stage_timeout_s: float = 600.0
     min_peers: int = 1
 
@@ -87,7 +89,12 @@ class NodeRuntime:
             self._log = InstanceLog(self.paths.logs / f"{self.request.instance}.log")
         try:
             if self.settings is None:
-                self.settings = self._resolve_settings()
+                from rlswarm_core.node.preflight import check_network_settings
+
+                settings = self._resolve_settings()
+                # before any heavy import: a bad address or a taken port is reported at once
+                check_network_settings(settings)
+                self.settings = settings
                 self.role = self._pick_role()
                 self.identity_path = self._ensure_identity()
             if self.link is None and self.settings.network != "local":
@@ -225,6 +232,7 @@ class NodeRuntime:
             role=self.role,
             coordinator_peer_id=self.settings.coordinator_peer_id,
             max_rounds=self.request.max_rounds,
+            rounds=self.request.rounds,
             stage_timeout_s=self.request.stage_timeout_s,
             instance=self.request.instance,
             min_peers=self.request.min_peers,
