@@ -28,6 +28,7 @@ from rlswarm_core.node.events import (
     Resumed,
     RoundFinished,
     StageFinished,
+    StartupPhase,
     StepDone,
 )
 from rlswarm_core.settings.model import NodeSettings
@@ -261,6 +262,7 @@ class Node:
 
         stop = stop or threading.Event()
         self._phase("loading")
+        self.events.emit(StartupPhase(phase="loading the model"))
         self._apply_process_settings()
         store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
         # The task first: a missing data source or sandbox stops the node before the model loads.
@@ -282,7 +284,9 @@ class Node:
             log_path=self.config.log_path,
         )
         self._remove_dead_sockets()
+        self.events.emit(StartupPhase(phase="starting the DHT"))
         swarm = start_node(options, self.events)
+        self.events.emit(StartupPhase(phase="joining the swarm"))
         try:
             resume_round = latest.round + 1 if latest is not None else 0
             if latest is not None:
@@ -395,7 +399,25 @@ class Node:
                 clock.advance()
             else:
                 self._wait_for_clock(clock, rs, self.config.stage_timeout_s, stop)
+                self._follow_leaderboard(exchange, clock, rs)
         self.summary.reason = self.summary.reason or "stopped"
+
+    def _follow_leaderboard(self, exchange: Any, clock: Any, rs: Any) -> None:
+        """A follower's rank: the leaderboard the clock's node signed for the stage it just left (it
+        publishes it before it moves the clock on)."""
+        from rlswarm_core.swarm.events import LeaderboardChanged
+
+        coordinator = getattr(clock, "coordinator_peer_id", None)
+        if not coordinator:
+            return
+        try:
+            entries = exchange.read_leaderboard(rs, coordinator)
+        except Exception as exc:  # the rank is for show; a DHT hiccup must not stop training
+            _log.debug("could not read the leaderboard of %s: %s", rs, exc)
+            return
+        if entries:
+            top = tuple((e.peer_id, e.reward) for e in entries[:10])
+            self.events.emit(LeaderboardChanged(round=rs.round, stage=rs.stage, top=top))
 
     def _trained_enough(self) -> bool:
         """True (with the stop reason set) once this run trained the ``rounds`` it was asked for."""

@@ -13,7 +13,9 @@ down in order. What the operator sees is the caller's: pass a :class:`NodeRender
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,8 +223,25 @@ class NodeRuntime:
         )
         # the secrets were read (chain link, Hub token): what the node starts from here on (the DHT
         # process, its p2pd, torch's shared-memory manager) inherits an environment without them
-        with secrets_withheld(), self.renderer.running():
+        with secrets_withheld(), self._warnings_to_log(), self.renderer.running():
             return node.run(self.stop_event)
+
+    @contextlib.contextmanager
+    def _warnings_to_log(self) -> Iterator[None]:
+        """Library warnings (transformers, torch, ...) go to the instance log, never to the terminal, where
+        they would land in the middle of a live display."""
+        import warnings
+
+        def to_log(message: Any, category: Any, filename: str, lineno: int, *_: Any, **__: Any) -> None:
+            if self._log is not None:
+                self._log.notice("warn", f"{category.__name__}: {message} ({filename}:{lineno})")
+
+        saved = warnings.showwarning
+        warnings.showwarning = to_log
+        try:
+            yield
+        finally:
+            warnings.showwarning = saved
 
     def _node_config(self, config_class: Any) -> Any:
         link = self.link
