@@ -92,7 +92,7 @@ _rlswarm() {
     "instances restart") words="--timeout --json --help" ;;
     "instances start") words="--install-service --json --help" ;;
     "instances stop") words="--timeout --json --help" ;;
-    "join") words="--profile -p --model --max-rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --min-peers --instance -i --network --rpc-url --contract --json --help" ;;
+    "join") words="--profile -p --model --max-rounds --rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --min-peers --instance -i --network --rpc-url --contract --json --help" ;;
     "login") words="hf proxy status wallet --help" ;;
     "login hf") words="--token-stdin --allow-read-only --endpoint --insecure-storage --json --help" ;;
     "login proxy") words="--url --insecure-storage --json --help" ;;

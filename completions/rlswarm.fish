@@ -176,6 +176,7 @@ complete -c rlswarm -n '__fish_seen_subcommand_from join' -l profile -d 'Hardwar
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -s p -d 'Hardware profile (rlswarm profiles list).'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l model -d 'Model name, folder or builtin:NAME.'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l max-rounds -d 'Stop once the swarm reaches this round.'
+complete -c rlswarm -n '__fish_seen_subcommand_from join' -l rounds -d 'Train this many more rounds from where the node resumes, then stop.'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l initial-peer -d 'Bootstrap multiaddr (repeatable).'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l port -d 'DHT port (default 38331; 0 picks one).'
 complete -c rlswarm -n '__fish_seen_subcommand_from join' -l host -d 'Address the DHT listens on.'

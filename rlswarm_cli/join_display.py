@@ -35,6 +35,8 @@ class JoinDisplay(NodeRenderer):
         from rlswarm_core.node.lines import stamped
 
         self.view.apply(event)
+        if self.live is not None and event.kind == "NodeStarted":
+            self._announce_address()
         if self.out.json_mode:
             self.out.record(event_to_dict(event))
         elif self.live is not None:
@@ -43,6 +45,14 @@ class JoinDisplay(NodeRenderer):
             line = stamped(event)
             if line is not None:
                 self.out.info(line)
+
+    def _announce_address(self) -> None:
+        """The join command once above the panel too, unwrapped, so it copies whole from any width."""
+        from rlswarm_cli.panel import join_command
+
+        command = join_command(self.view)
+        if command:
+            self.notice("info", f"another node joins this one with: {command}")
 
     def notice(self, level: str, text: str) -> None:
         live = self.live
@@ -60,6 +70,10 @@ class JoinDisplay(NodeRenderer):
         if not self.interactive:
             yield
             return
+        import time
+
+        if not self.view.phase_since:  # the panel counts from its first frame, before the node's phases
+            self.view.phase, self.view.phase_since = "loading libraries", time.time()
         self._tty = _TerminalEcho()
         self._tty.hide_control_chars()
         try:

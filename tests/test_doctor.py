@@ -634,3 +634,15 @@ def test_a_starting_node_removes_only_old_dead_sockets() -> None:
     finally:
         listening.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_identities_with_one_peer_id_are_an_error() -> None:
+    folder = app_paths().identities
+    ident = create_identity(folder / "node.pem")
+    copy = folder / "copy.pem"
+    copy.write_bytes(ident.path.read_bytes())
+    os.chmod(copy, 0o600)
+    result = check_identities(folder)
+    assert result.status == ERROR
+    assert f"share the peer id {ident.peer_id}" in result.summary and "collide" in result.summary
+    assert "copy" in result.summary and "node" in result.summary

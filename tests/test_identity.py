@@ -121,3 +121,21 @@ def test_cli_identity_flow(rlswarm_home: Path, tmp_path: Path, cli: Cli) -> None
 
     named = cli("identity", "name", "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N")
     assert named.stdout.strip() == "thorny fishy meerkat"
+
+
+def test_import_of_a_key_already_present_under_another_name_is_refused(
+    rlswarm_home: Path, tmp_path: Path, cli: Cli
+) -> None:
+    created = json.loads(cli("identity", "create", "--name", "first", "--json").stdout)
+    source = tmp_path / "key.pem"
+    source.write_bytes(Path(created["path"]).read_bytes())
+
+    refused = cli("identity", "import", str(source), "--name", "second")
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert "already the identity 'first'" in refused.stderr and "collide" in refused.stderr
+    assert "--force" in refused.stderr and "--identity first" in refused.stderr
+    names = [i["name"] for i in json.loads(cli("identity", "list", "--json").stdout)["identities"]]
+    assert names == ["first"]
+
+    forced = cli("identity", "import", str(source), "--name", "second", "--force", "--json")
+    assert forced.exit_code == 0 and json.loads(forced.stdout)["peer_id"] == created["peer_id"]

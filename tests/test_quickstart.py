@@ -20,6 +20,8 @@ def _quickstart_module():
     spec = importlib.util.spec_from_file_location("quickstart", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # a dataclass resolves its string annotations through its module in sys.modules
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -32,6 +32,12 @@ def join(
     max_rounds: Annotated[
         int | None, typer.Option("--max-rounds", help="Stop once the swarm reaches this round.")
     ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds", min=1, help="Train this many more rounds from where the node resumes, then stop."
+        ),
+    ] = None,
     initial_peer: Annotated[
         list[str] | None, typer.Option("--initial-peer", help="Bootstrap multiaddr (repeatable).")
     ] = None,
@@ -82,6 +88,7 @@ def join(
         identity=identity,
         role=role,
         max_rounds=max_rounds,
+        rounds=rounds,
         stage_timeout_s=stage_timeout,
         min_peers=min_peers,
     )

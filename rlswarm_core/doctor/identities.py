@@ -57,5 +57,21 @@ def check_identities(folder: Path) -> CheckResult:
             for r in invalid
         ]
         return CheckResult("identities", ERROR, "; ".join(parts), "; ".join(fixes), details)
+    by_peer: dict[str, list[str]] = {}
+    for r in rows:
+        by_peer.setdefault(r["peer_id"], []).append(Path(r["path"]).stem)
+    twins = {peer: stems for peer, stems in by_peer.items() if len(stems) > 1}
+    if twins:
+        problem = "; ".join(
+            f"{' and '.join(stems)} share the peer id {peer}" for peer, stems in twins.items()
+        )
+        return CheckResult(
+            "identities",
+            ERROR,
+            f"{problem} (two nodes with one peer id collide on the DHT)",
+            "keep one identity per peer id: delete the extra copy from the identities folder, or give "
+            "that node a new one (rlswarm identity create --name NAME)",
+            details,
+        )
     names = ", ".join(f"{Path(r['path']).stem} ({r['animal_name']})" for r in rows)
     return CheckResult("identities", OK, f"{len(rows)} valid, owner-only: {names}", "", details)

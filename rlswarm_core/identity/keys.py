@@ -207,9 +207,17 @@ def import_identity(source: Path, dest: Path, overwrite: bool = False) -> Identi
         key = parse_identity_bytes(blob)
     except ValueError as exc:
         raise IdentityError(f"refusing to import {source}: {exc}") from None
+    peer_id = peer_id_from_private_key(key)
+    twin = None if overwrite else _same_peer_id(dest, peer_id, source)
+    if twin is not None:
+        raise IdentityError(
+            f"{source} is already the identity {twin.stem!r} (peer id {peer_id}); two nodes with one "
+            "peer id collide on the DHT",
+            f"run the node with --identity {twin.stem}, or pass --force to keep a second copy anyway",
+        )
     if dest.exists() and not overwrite:
         existing = load_identity(dest)
-        if existing.peer_id == peer_id_from_private_key(key):
+        if existing.peer_id == peer_id:
             return existing
         raise IdentityError(
             f"identity file {dest} already holds another peer id ({existing.peer_id})",
@@ -217,6 +225,22 @@ def import_identity(source: Path, dest: Path, overwrite: bool = False) -> Identi
         )
     write_private(dest, encode_key_message(KEY_TYPE_RSA, _private_der(key)))
     return Identity(path=dest, peer_id=peer_id_from_private_key(key))
+
+
+def _same_peer_id(dest: Path, peer_id: str, source: Path) -> Path | None:
+    """Another identity file next to ``dest`` (not the file being imported) with the key of ``peer_id``."""
+    folder, source = dest.parent, source.resolve()
+    if not folder.is_dir():
+        return None
+    for other in sorted(p.resolve() for p in folder.iterdir()):
+        if other in (dest.resolve(), source) or not other.is_file() or other.name.startswith("."):
+            continue
+        try:
+            if load_identity(other).peer_id == peer_id:
+                return other
+        except IdentityError:
+            continue  # doctor reports unreadable files; they hold no usable peer id
+    return None
 
 
 def file_mode(path: Path) -> int:

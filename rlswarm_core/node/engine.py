@@ -28,6 +28,7 @@ from rlswarm_core.node.events import (
     Resumed,
     RoundFinished,
     StageFinished,
+    StartupPhase,
     StepDone,
 )
 from rlswarm_core.settings.model import NodeSettings
@@ -78,6 +79,9 @@ class NodeConfig:
     coordinator_peer_id: str | None = None
     # stop once the swarm reaches this round (absolute round number); None runs until stopped
     max_rounds: int | None = None
+    # stop after training this many rounds in this run, counted from where the node resumes (so a
+    # rerun trains again); None: no such limit
+    rounds: int | None = None
     # how long the coordinator waits for peers' rewards, and a follower for the clock, per stage
     stage_timeout_s: float = 600.0
     # how long gathering peers' outputs of the previous stage may take
@@ -258,6 +262,7 @@ class Node:
 
         stop = stop or threading.Event()
         self._phase("loading")
+        self.events.emit(StartupPhase(phase="loading the model"))
         self._apply_process_settings()
         store = CheckpointStore(self.checkpoint_dir(), keep=self.settings.checkpoints_keep)
         # The task first: a missing data source or sandbox stops the node before the model loads.
@@ -279,7 +284,9 @@ class Node:
             log_path=self.config.log_path,
         )
         self._remove_dead_sockets()
+        self.events.emit(StartupPhase(phase="starting the DHT"))
         swarm = start_node(options, self.events)
+        self.events.emit(StartupPhase(phase="joining the swarm"))
         try:
             resume_round = latest.round + 1 if latest is not None else 0
             if latest is not None:
@@ -355,6 +362,9 @@ class Node:
         done: set[RoundStage] = set()
         stage_rewards: dict[int, dict[int, float]] = {}
         max_rounds = self.config.max_rounds
+        if self.config.rounds is not None and self.config.rounds <= 0:
+            self.summary.reason = "trained 0 round(s)"
+            return
         while not stop.is_set():
             rs = clock.current()
             if max_rounds is not None and rs.round >= max_rounds:
@@ -381,11 +391,41 @@ class Node:
             last_stage = rs.stage == pipeline.stage_count - 1
             if last_stage:
                 self._finish_round(rs, exchange, pipeline, store, runner, stage_rewards.pop(rs.round, {}))
+                if self._trained_enough():
+                    if is_clock:
+                        clock.advance()  # followers see the round end, as with --max-rounds
+                    return
             if is_clock:
                 clock.advance()
             else:
                 self._wait_for_clock(clock, rs, self.config.stage_timeout_s, stop)
+                self._follow_leaderboard(exchange, clock, rs)
         self.summary.reason = self.summary.reason or "stopped"
+
+    def _follow_leaderboard(self, exchange: Any, clock: Any, rs: Any) -> None:
+        """A follower's rank: the leaderboard the clock's node signed for the stage it just left (it
+        publishes it before it moves the clock on)."""
+        from rlswarm_core.swarm.events import LeaderboardChanged
+
+        coordinator = getattr(clock, "coordinator_peer_id", None)
+        if not coordinator:
+            return
+        try:
+            entries = exchange.read_leaderboard(rs, coordinator)
+        except Exception as exc:  # the rank is for show; a DHT hiccup must not stop training
+            _log.debug("could not read the leaderboard of %s: %s", rs, exc)
+            return
+        if entries:
+            top = tuple((e.peer_id, e.reward) for e in entries[:10])
+            self.events.emit(LeaderboardChanged(round=rs.round, stage=rs.stage, top=top))
+
+    def _trained_enough(self) -> bool:
+        """True (with the stop reason set) once this run trained the ``rounds`` it was asked for."""
+        wanted = self.config.rounds
+        if wanted is None or len(self.summary.rounds_completed) < wanted:
+            return False
+        self.summary.reason = f"trained {wanted} round(s)"
+        return True
 
     def _wait_for_clock(self, clock: Any, rs: Any, timeout: float, stop: threading.Event) -> None:
         """Wait for the clock to leave ``rs``, polling with backoff (up to 5 s) like the clock's own wait,

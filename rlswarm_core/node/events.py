@@ -24,6 +24,13 @@ class NodeStarted(Event):
 
 
 @dataclass(frozen=True)
+class StartupPhase(Event):
+    """What a starting node is doing: "loading the model", "starting the DHT", "joining the swarm"."""
+
+    phase: str
+
+
+@dataclass(frozen=True)
 class Resumed(Event):
     round: int
     checkpoint: str

@@ -52,6 +52,8 @@ def describe(event: Any) -> str | None:
     if kind == "PushFailed":
         again = f", retrying in {event.retry_in_s:.0f} s" if event.will_retry else ""
         return f"warning: push of round {event.round} to {event.repo_id} failed: {event.message}{again}"
+    if kind == "StartupPhase":
+        return f"{event.phase}…"
     if kind == "Resumed":
         return f"resumed from the checkpoint of round {event.round}"
     if kind == "StageSkipped":

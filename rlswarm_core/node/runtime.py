@@ -13,7 +13,9 @@ down in order. What the operator sees is the caller's: pass a :class:`NodeRender
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ class NodeRequest:
     role: str | None = None
     # stop once the swarm reaches this round; None runs until stopped
     max_rounds: int | None = None
+    # stop after training this many more rounds, counted from where the node resumes
+    rounds: int | None = None
     stage_timeout_s: float = 600.0
     min_peers: int = 1
 
@@ -87,7 +91,12 @@ class NodeRuntime:
             self._log = InstanceLog(self.paths.logs / f"{self.request.instance}.log")
         try:
             if self.settings is None:
-                self.settings = self._resolve_settings()
+                from rlswarm_core.node.preflight import check_network_settings
+
+                settings = self._resolve_settings()
+                # before any heavy import: a bad address or a taken port is reported at once
+                check_network_settings(settings)
+                self.settings = settings
                 self.role = self._pick_role()
                 self.identity_path = self._ensure_identity()
             if self.link is None and self.settings.network != "local":
@@ -214,8 +223,25 @@ class NodeRuntime:
         )
         # the secrets were read (chain link, Hub token): what the node starts from here on (the DHT
         # process, its p2pd, torch's shared-memory manager) inherits an environment without them
-        with secrets_withheld(), self.renderer.running():
+        with secrets_withheld(), self._warnings_to_log(), self.renderer.running():
             return node.run(self.stop_event)
+
+    @contextlib.contextmanager
+    def _warnings_to_log(self) -> Iterator[None]:
+        """Library warnings (transformers, torch, ...) go to the instance log, never to the terminal, where
+        they would land in the middle of a live display."""
+        import warnings
+
+        def to_log(message: Any, category: Any, filename: str, lineno: int, *_: Any, **__: Any) -> None:
+            if self._log is not None:
+                self._log.notice("warn", f"{category.__name__}: {message} ({filename}:{lineno})")
+
+        saved = warnings.showwarning
+        warnings.showwarning = to_log
+        try:
+            yield
+        finally:
+            warnings.showwarning = saved
 
     def _node_config(self, config_class: Any) -> Any:
         link = self.link
@@ -225,6 +251,7 @@ class NodeRuntime:
             role=self.role,
             coordinator_peer_id=self.settings.coordinator_peer_id,
             max_rounds=self.request.max_rounds,
+            rounds=self.request.rounds,
             stage_timeout_s=self.request.stage_timeout_s,
             instance=self.request.instance,
             min_peers=self.request.min_peers,

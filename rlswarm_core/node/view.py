@@ -46,7 +46,13 @@ class NodeView:
     last_checkpoint: str = ""
     last_error: str = ""
     resumed_from: int | None = None
+    # the last stage this node finished training, (round, stage)
+    last_trained: tuple[int, int] | None = None
+    # what a starting node is doing (StartupPhase) and since when (epoch seconds; 0: unknown)
+    phase: str = "starting"
+    phase_since: float = 0.0
     state: str = "starting"
+    stop_reason: str = ""
     updated: float = 0.0
 
     def apply(self, event: Any) -> NodeView:
@@ -69,6 +75,10 @@ class NodeView:
         self.maddrs = tuple(get("maddrs", ()) or ())
         self.state = "running"
 
+    def _on_StartupPhase(self, get: Any) -> None:
+        self.phase = str(get("phase", ""))
+        self.phase_since = float(get("at", 0.0) or 0.0)
+
     def _on_Resumed(self, get: Any) -> None:
         self.resumed_from = get("round")
 
@@ -85,6 +95,7 @@ class NodeView:
     def _on_StageFinished(self, get: Any) -> None:
         self.step = self.steps = get("steps", self.steps)
         self.stage_reward = float(get("reward", 0.0))
+        self.last_trained = (int(get("round", 0)), int(get("stage", 0)))
         if get("pass_at_1") is not None:
             self.pass_at_1 = float(get("pass_at_1"))
 
@@ -134,4 +145,9 @@ class NodeView:
         self.last_error = f"{get('operation')}: {get('message')}"
 
     def _on_NodeStopped(self, get: Any) -> None:
-        self.state = f"stopped ({get('reason', '')})"
+        self.stop_reason = str(get("reason", "") or "stopped")
+        self.state = f"stopped ({self.stop_reason})"
+        # the clock may already show a round this node never ran: the final state is what it trained
+        self.round, self.stage = self.last_trained if self.last_trained else (None, None)
+        if self.last_trained is None:
+            self.step = self.steps = 0

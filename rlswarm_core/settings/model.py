@@ -78,6 +78,8 @@ class NodeSettings(BaseModel):
     chain_id: int | None = Field(None, ge=1)
     # 0 lets the OS pick a free port (tests, throwaway nodes)
     dht_port: int = Field(DEFAULT_DHT_PORT, ge=0, le=65535)
+    # a dht_port below 1024 needs root; refused unless this is set
+    allow_privileged_port: bool = False
     host: str = "0.0.0.0"
     initial_peers: list[str] = Field(default_factory=list)
     # followers trust only this peer's round/stage clock when it is set (pin it where peers may be hostile)

@@ -15,12 +15,17 @@ EXPECTED = """\
 │ round 3  stage 1 critique          step 2/4                                            │
 │ ━━━━━━━━━━━━━━━                    42 tok/s                                            │
 │                                                                                        │
-│ reward (stage)  1.250              peers     5                                         │
-│ rank            #2 of 2            rounds    2                                         │
-│ total reward    3.500              history   ▁█                                        │
-│ chain           reward r2: queued  hub push  -                                         │
-│ checkpoint      round 2            memory    1.5 GB                                    │
-╰─────────────────────── follower · mac-m4 · Gensyn/Qwen2.5-0.5B-Instruct · mps/float16 ─╯
+│ reward (stage)  1.250                                                                  │
+│ peers           5                                                                      │
+│ rank            #2 of 2                                                                │
+│ rounds          2                                                                      │
+│ total reward    3.500                                                                  │
+│ history         ▁█ 1.00–2.50                                                           │
+│ chain           reward r2: queued                                                      │
+│ hub push        -                                                                      │
+│ checkpoint      round 2                                                                │
+│ memory          1.5 GB                                                                 │
+╰────────────────────────────────────────────────────── follower · mac-m4 · mps/float16 ─╯
 """
 
 
@@ -72,4 +77,4 @@ def test_view_replays_journal_dicts_like_live_events() -> None:
 
 def test_panel_before_the_clock_is_known() -> None:
     text = _render(NodeView())
-    assert "waiting for the swarm's clock" in text and "rlswarm node" in text
+    assert "starting…" in text and "rlswarm node" in text
