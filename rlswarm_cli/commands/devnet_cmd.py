@@ -35,7 +35,7 @@ def up(
 
     out = output(ctx, json_flag)
     interrupt_on_sigterm()
-    devnet = Devnet(port=port, chain_id=chain_id)
+    devnet = Devnet(port=port, chain_id=chain_id, report=out.info)
     info = devnet.start()
     state_file = devnet_state_path()
     try:

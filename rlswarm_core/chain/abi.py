@@ -47,5 +47,5 @@ def contract_artifact() -> dict[str, Any]:
     except (OSError, ValueError, KeyError) as exc:
         raise RlswarmError(
             f"the compiled SwarmCoordinator artifact is missing or unreadable at {path}",
-            "run `npm install && npm run build:contracts` in the source checkout",
+            "run `npm ci && npm run build:contracts` in the source checkout",
         ) from exc

@@ -1,15 +1,13 @@
 """A local development chain: anvil on loopback with the SwarmCoordinator deployed behind its proxy.
 
-The anvil binary comes from the npm package ``@foundry-rs/anvil`` installed in the source checkout
-(``npm install``); ``RLSWARM_ANVIL`` or an ``anvil`` on PATH are used otherwise. Nothing is downloaded.
+The anvil binary comes from the npm package ``@foundry-rs/anvil``: the source checkout's (``npm ci``),
+``RLSWARM_ANVIL``, an ``anvil`` on PATH, or one npm installs into the data folder on first use (see
+:mod:`rlswarm_core.chain.anvil_binary`).
 """
 
 from __future__ import annotations
 
 import collections
-import os
-import platform
-import shutil
 import signal
 import subprocess
 import threading
@@ -19,27 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from rlswarm_core.chain.abi import contract_artifact
+from rlswarm_core.chain.anvil_binary import Report, find_anvil
 from rlswarm_core.chain.errors import ChainError
 from rlswarm_core.chain.networks import DEVNET_CHAIN_ID
 from rlswarm_core.errors import RlswarmError
 from rlswarm_core.system.children import isolated_preexec
 from rlswarm_core.system.environment import child_environment
 
-ANVIL_ENV = "RLSWARM_ANVIL"
 # anvil's built-in, publicly known test mnemonic: its accounts hold nothing outside a local devnet.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 OWNER_INDEX = 0
 STAGE_MANAGER_INDEX = 1
 PROXY_SIGNER_INDEX = 2
 START_TIMEOUT_S = 20.0
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-_NPM_PLATFORMS = {
-    ("Linux", "x86_64"): "linux-amd64",
-    ("Linux", "aarch64"): "linux-arm64",
-    ("Darwin", "x86_64"): "darwin-amd64",
-    ("Darwin", "arm64"): "darwin-arm64",
-    ("Windows", "AMD64"): "win32-amd64",
-}
 
 
 class DevnetError(RlswarmError):
@@ -55,30 +45,6 @@ def dev_key(index: int) -> str:
     return "0x" + account.key.hex().removeprefix("0x")
 
 
-def find_anvil() -> Path:
-    configured = os.environ.get(ANVIL_ENV)
-    if configured:
-        path = Path(configured).expanduser()
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise DevnetError(
-            f"{ANVIL_ENV} points at {path}, which is not an executable file", f"unset {ANVIL_ENV}"
-        )
-    suffix = _NPM_PLATFORMS.get((platform.system(), platform.machine()))
-    if suffix:
-        exe = "anvil.exe" if platform.system() == "Windows" else "anvil"
-        candidate = _REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{suffix}" / "bin" / exe
-        if candidate.is_file():
-            return candidate
-    on_path = shutil.which("anvil")
-    if on_path:
-        return Path(on_path)
-    raise DevnetError(
-        "anvil was not found",
-        f"run `npm install` in the source checkout (it installs @foundry-rs/anvil), or set {ANVIL_ENV}",
-    )
-
-
 class AnvilProcess:
     """One anvil process on 127.0.0.1. ``state_path`` keeps the chain across a stop and a start."""
 
@@ -89,8 +55,10 @@ class AnvilProcess:
         chain_id: int = DEVNET_CHAIN_ID,
         state_path: Path | None = None,
         host: str = "127.0.0.1",
+        report: Report | None = None,
     ) -> None:
         self.requested_port = port
+        self.report = report  # progress lines (a first-use install of anvil)
         self.chain_id = chain_id
         self.state_path = state_path
         self.host = host
@@ -116,7 +84,8 @@ class AnvilProcess:
             return self
         # Restarting reuses the port it had, so clients keep their RPC URL.
         port = self.port if self.port is not None else self.requested_port
-        args = [str(find_anvil()), "--host", self.host, "--port", str(port), "--chain-id", str(self.chain_id)]
+        anvil = find_anvil(report=self.report)
+        args = [str(anvil), "--host", self.host, "--port", str(port), "--chain-id", str(self.chain_id)]
         if self.state_path is not None:
             args += ["--state", str(self.state_path)]
         self._tail.clear()
@@ -239,9 +208,14 @@ class Devnet:
     """anvil plus a deployed coordinator; a context manager that stops anvil on exit."""
 
     def __init__(
-        self, *, port: int = 0, chain_id: int = DEVNET_CHAIN_ID, state_path: Path | None = None
+        self,
+        *,
+        port: int = 0,
+        chain_id: int = DEVNET_CHAIN_ID,
+        state_path: Path | None = None,
+        report: Report | None = None,
     ) -> None:
-        self.anvil = AnvilProcess(port=port, chain_id=chain_id, state_path=state_path)
+        self.anvil = AnvilProcess(port=port, chain_id=chain_id, state_path=state_path, report=report)
         self.info: DevnetInfo | None = None
 
     def start(self) -> DevnetInfo:

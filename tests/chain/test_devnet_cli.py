@@ -136,6 +136,7 @@ def test_chain_modules_import_no_heavy_libraries() -> None:
             f"rlswarm_core.chain.{m}"
             for m in (
                 "abi",
+                "anvil_binary",
                 "base",
                 "clock",
                 "devnet",
