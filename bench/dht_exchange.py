@@ -3,18 +3,19 @@
 For each swarm size, two swarms run side by side on 127.0.0.1, taking turns stage by stage:
 
 * ``rlswarm``: SwarmNodes with the record validators (signed owner subkeys, schema, size limit);
-  every peer publishes its outputs (one batched store) and reward, then gathers every peer's
-  outputs for the stage with ``Exchange.gather_outputs``.
+  every peer publishes its outputs (signed bundles, as many as the value-size limit needs) and its
+  signed reward in one batched store, then gathers every peer's outputs for the stage with
+  ``Exchange.gather_outputs`` (every record validated by every node that receives it).
 * ``raw``: plain ``hivemind.DHT`` nodes without validators, storing the same payload bytes, in two
   ways: ``raw-seq`` the reference node's pattern (one ``store`` per question, one ``get(latest=True)``
   per peer), and ``raw-batch`` one ``store_many``/``get_many`` call per peer (the same batching the
-  exchange does, so the ratio isolates the cost of signing and validating).
+  exchange does: the best a raw user can do with per-question records).
 
 All peers act at once (one thread each, as separate nodes would). Times are medians over the
 repetitions (total = median of publish + gather per stage); memory is each node's p2pd resident set
 size after the runs.
 
-Run: python bench/dht_exchange.py [--sizes 8 16] [--questions 8] [--repeat 3] [--json out.json]
+Run: python bench/dht_exchange.py [--sizes 8 16 32] [--questions 8] [--repeat 3] [--json out.json]
 """
 
 from __future__ import annotations

@@ -23,10 +23,16 @@ from rlswarm_core.swarm.events import (
 )
 from rlswarm_core.swarm.leaderboard import rank
 from rlswarm_core.swarm.records import (
+    DEFAULT_MAX_VALUE_BYTES,
+    MAX_BUNDLE_PARTS,
+    SIGNATURE_ROOM_BYTES,
     LeaderboardRecord,
     LeaderEntry,
+    OutputBundleRecord,
+    OutputItem,
     OutputRecord,
     RewardRecord,
+    bundle_tag,
     check_entry,
     encode_record,
     owner_subkey,
@@ -36,6 +42,8 @@ from rlswarm_core.swarm.records import (
 # question of its stage (a handful), so the caps only bound what a hostile peer can make others hold.
 MAX_OUTPUTS_PER_PEER = 256
 MAX_OUTPUT_BYTES_PER_PEER = 4 * 1024 * 1024
+# a bundle's fields besides its outputs (peer id, round, stage, part, ...), generously
+_BUNDLE_HEADER_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -114,15 +122,11 @@ class Exchange:
 
     # -- publishing ----------------------------------------------------------------------------------
     def _output_items(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> list[tuple[str, bytes, bytes]]:
-        now = time.time()
-        items = []
+        """The best output per question, packed into as few signed bundles as the value-size limit allows
+        (questions in md5 order, so a republished stage keeps each question in the same part)."""
         best = sorted(best_per_question(outputs).items())[: self.max_outputs_per_peer]
-        for qhash, out in best:
-            record = OutputRecord(
-                peer_id=self.node.peer_id,
-                round=rs.round,
-                stage=rs.stage,
-                timestamp=now,
+        items = [
+            OutputItem(
                 question_hash=qhash,
                 question=out.question,
                 answer=out.answer,
@@ -130,8 +134,25 @@ class Exchange:
                 reward=float(out.reward),
                 extra=dict(out.extra),
             )
-            items.append((record.dht_key(), owner_subkey(qhash, self.node.public_key), encode_record(record)))
-        return items
+            for qhash, out in best
+        ]
+        max_value = getattr(getattr(self.node, "options", None), "max_value_bytes", DEFAULT_MAX_VALUE_BYTES)
+        chunks = _pack(items, max_value - SIGNATURE_ROOM_BYTES - _BUNDLE_HEADER_BYTES)
+        now = time.time()
+        out_items = []
+        for part, chunk in enumerate(chunks):
+            record = OutputBundleRecord(
+                peer_id=self.node.peer_id,
+                round=rs.round,
+                stage=rs.stage,
+                timestamp=now,
+                part=part,
+                parts=len(chunks),
+                outputs=chunk,
+            )
+            subkey = owner_subkey(bundle_tag(part), self.node.public_key)
+            out_items.append((record.dht_key(), subkey, encode_record(record)))
+        return out_items
 
     def _reward_item(self, rs: RoundStage, reward: float, steps: int) -> tuple[str, bytes, bytes]:
         record = RewardRecord(
@@ -145,11 +166,18 @@ class Exchange:
         return record.dht_key(), owner_subkey(self.node.peer_id, self.node.public_key), encode_record(record)
 
     def publish_outputs(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> bool:
-        """Publish the best completion per question (one signed subkey per question)."""
+        outputs = list(outputs)
+        """Publish the best completion per question (signed bundles of many questions each)."""
         items = self._output_items(rs, outputs)
         ok = self.node.store_many(items)
         if ok:
-            self.events.emit(OutputsPublished(round=rs.round, stage=rs.stage, questions=len(items)))
+            self.events.emit(
+                OutputsPublished(
+                    round=rs.round,
+                    stage=rs.stage,
+                    questions=min(_questions(outputs), self.max_outputs_per_peer),
+                )
+            )
         return ok
 
     def publish_reward(self, rs: RoundStage, reward: float, steps: int) -> bool:
@@ -163,10 +191,17 @@ class Exchange:
 
     def publish(self, rs: RoundStage, reward: float, steps: int, outputs: Iterable[StageOutput]) -> bool:
         """Outputs and reward together, in a single DHT call."""
+        outputs = list(outputs)
         items = self._output_items(rs, outputs)
         ok = self.node.store_many([*items, self._reward_item(rs, reward, steps)])
         if ok:
-            self.events.emit(OutputsPublished(round=rs.round, stage=rs.stage, questions=len(items)))
+            self.events.emit(
+                OutputsPublished(
+                    round=rs.round,
+                    stage=rs.stage,
+                    questions=min(_questions(outputs), self.max_outputs_per_peer),
+                )
+            )
             self.events.emit(
                 RewardsPublished(round=rs.round, stage=rs.stage, reward=float(reward), steps=steps)
             )
@@ -196,20 +231,50 @@ class Exchange:
             self.events.emit(MalformedRecords(key=key, count=bad))
         return records, bad
 
-    def _capped(self, rs: RoundStage, peer: str, found: Mapping[Any, Any] | None) -> dict[Any, Any]:
-        """At most ``max_outputs_per_peer`` entries and ``max_output_bytes_per_peer`` bytes of one peer's
-        outputs for a stage, taken in subkey order so every node keeps the same ones; the rest is
-        counted and reported."""
-        kept: dict[Any, Any] = {}
-        used = dropped = dropped_bytes = 0
+    def _peer_outputs(
+        self, rs: RoundStage, peer: str, key: str, found: Mapping[Any, Any] | None
+    ) -> tuple[dict[str, OutputRecord], int]:
+        """One peer's outputs for a stage, from per-question records and bundles alike, and the number of
+        malformed entries.
+
+        At most ``max_output_bytes_per_peer`` bytes of entries are read, in subkey order (so every node
+        keeps the same ones), and at most ``max_outputs_per_peer`` outputs kept; what is left out is
+        counted (an entry left unread counts as one output) and reported as ``OutputsDropped``.
+        A question found twice (a bundle part still on a replica from an earlier publish) keeps its
+        newest output; parts beyond the newest bundle's part count are left over from an earlier publish.
+        """
+        records: list[OutputRecord | OutputBundleRecord] = []
+        taken = used = bad = dropped = dropped_bytes = 0
         for subkey, raw in sorted((found or {}).items(), key=lambda item: repr(item[0])):
             size = len(raw) if isinstance(raw, (bytes, str)) else 0
-            if len(kept) >= self.max_outputs_per_peer or used + size > self.max_output_bytes_per_peer:
+            if taken >= self.max_outputs_per_peer or used + size > self.max_output_bytes_per_peer:
                 dropped += 1
                 dropped_bytes += size
                 continue
-            kept[subkey] = raw
+            taken += 1
             used += size
+            try:
+                record = check_entry(subkey, raw)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(record, (OutputRecord, OutputBundleRecord)) and record.dht_key() == key:
+                records.append(record)
+            else:
+                bad += 1
+        bundles = [r for r in records if isinstance(r, OutputBundleRecord)]
+        parts = max(bundles, key=lambda b: (b.timestamp, b.part)).parts if bundles else 0
+        candidates = [r for r in records if isinstance(r, OutputRecord)]
+        candidates += [out for b in bundles if b.part < parts for out in b.expand()]
+        newest: dict[str, OutputRecord] = {}
+        for rec in candidates:
+            current = newest.get(rec.question_hash)
+            if current is None or rec.timestamp > current.timestamp:
+                newest[rec.question_hash] = rec
+        ordered = sorted(newest.items())
+        for _, rec in ordered[self.max_outputs_per_peer :]:
+            dropped += 1
+            dropped_bytes += len(encode_record(rec))
         if dropped:
             self.dropped_total += dropped
             self.events.emit(
@@ -217,7 +282,10 @@ class Exchange:
                     round=rs.round, stage=rs.stage, peer_id=peer, dropped=dropped, dropped_bytes=dropped_bytes
                 )
             )
-        return kept
+        if bad:
+            self.malformed_total += bad
+            self.events.emit(MalformedRecords(key=key, count=bad))
+        return dict(ordered[: self.max_outputs_per_peer]), bad
 
     def read_rewards(self, rs: RoundStage, timeout: float | None = None) -> RewardsView:
         key = keys.rewards_key(rs.round, rs.stage)
@@ -257,11 +325,10 @@ class Exchange:
             key_of = {keys.outputs_key(peer, rs.round, rs.stage): peer for peer in to_read}
             found = self.node.get_many(list(key_of), timeout=left)
             for key, peer in key_of.items():
-                entries = self._capped(rs, peer, found.get(key))
-                records, bad = self._entries(key, entries, OutputRecord)
+                outputs, bad = self._peer_outputs(rs, peer, key, found.get(key))
                 bad_total += bad
-                if records:
-                    result[peer] = {r.question_hash: r for r in records}
+                if outputs:
+                    result[peer] = outputs
         stage_cache = self._cache.setdefault(rs, {})
         stage_cache.update(result)
         self._cache.move_to_end(rs)
@@ -328,3 +395,22 @@ class Exchange:
             if record.peer_id == coordinator_peer_id:
                 return record
         return None
+
+
+def _questions(outputs: Iterable[StageOutput]) -> int:
+    return len({keys.question_hash(out.question) for out in outputs})
+
+
+def _pack(items: list[OutputItem], budget: int) -> list[list[OutputItem]]:
+    """Items in order, in as few chunks of at most ``budget`` JSON bytes as fit (an item over the budget
+    alone gets a chunk of its own, which the size validator then refuses, as it would any record)."""
+    chunks: list[list[OutputItem]] = []
+    size = 0
+    for item in items:
+        item_size = len(item.model_dump_json().encode("utf-8")) + 1
+        if not chunks or (size + item_size > budget and chunks[-1]):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += item_size
+    return chunks[:MAX_BUNDLE_PARTS]

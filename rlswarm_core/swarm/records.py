@@ -7,16 +7,19 @@ such a subkey to be signed by that key. On its own that only proves *some* key s
 
 * the public key hashes to the ``peer_id`` the value names (a libp2p peer id *is* the hash of its public
   key, so a node cannot sign for a peer id it does not hold the key of),
-* the subkey tag matches the value (the peer id, or the md5 of the question for outputs), and
+* the subkey tag matches the value (the peer id; for outputs the md5 of the question, or ``outputs:<n>``
+  for part n of a bundle holding many questions' outputs under one signature), and
 * the DHT key the record is stored under is exactly the key the value's kind, round, stage and peer name
   (hivemind hands validators only the hash of the key, so the value must name it to be checked).
 
 ``SchemaValidator`` (hivemind's pydantic schemas) guards the one fixed key, ``rl_swarm_rs``, and
-``SizeLimitValidator`` rejects oversized values before any signature check is spent on them.
+``SizeLimitValidator`` rejects oversized values before any signature check is spent on them. All of
+them run inside one validator with one verdict cache (see :func:`validators`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -33,6 +36,9 @@ from rlswarm_core.swarm import keys
 DEFAULT_EXPIRATION_S = 4 * 3600.0
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 MAX_SUBKEY_BYTES = 1024
+MAX_BUNDLE_PARTS = 256
+# room left in a value for hivemind's msgpack framing and the owner's signature (about 350 bytes)
+SIGNATURE_ROOM_BYTES = 1024
 
 PeerId = Annotated[str, Field(pattern=r"^[1-9A-HJ-NP-Za-km-z]{30,100}$")]
 Md5Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
@@ -98,6 +104,68 @@ class OutputRecord(_Record):
             raise ValueError("question_hash is not the md5 of the question")
 
 
+class OutputItem(BaseModel):
+    """One question's best completion inside an :class:`OutputBundleRecord`."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    question_hash: Md5Hex
+    question: Annotated[str, Field(max_length=16_384)]
+    answer: Annotated[str, Field(max_length=4_096)] | None = None
+    completion: Annotated[str, Field(max_length=32_768)]
+    reward: Reward = 0.0
+    extra: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=16_384)]] = Field(
+        default_factory=dict, max_length=16
+    )
+
+
+class OutputBundleRecord(_Record):
+    """Part ``part`` of ``parts`` of a node's outputs for a stage, under the same key as
+    :class:`OutputRecord` (``rl_swarm_outputs_{peer}_{r}_{s}``), subkey ``outputs:<part>``.
+
+    One signed record per value-size budget instead of one per question: every record costs a signature
+    to make and one check per reader, and per-question records made signing the dominant cost of a stage.
+    """
+
+    kind: Literal["outputs_bundle"] = "outputs_bundle"
+    part: Annotated[int, Field(ge=0, le=MAX_BUNDLE_PARTS - 1)]
+    parts: Annotated[int, Field(ge=1, le=MAX_BUNDLE_PARTS)]
+    outputs: list[OutputItem] = Field(min_length=1, max_length=256)
+
+    def dht_key(self) -> str:
+        return keys.outputs_key(self.peer_id, self.round, self.stage)
+
+    def subkey_tag(self) -> str:
+        return bundle_tag(self.part)
+
+    def check(self) -> None:
+        if self.part >= self.parts:
+            raise ValueError(f"part {self.part} of a {self.parts}-part bundle")
+        hashes = [item.question_hash for item in self.outputs]
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("a question appears twice in one bundle")
+        for item in self.outputs:
+            if keys.question_hash(item.question) != item.question_hash:
+                raise ValueError("question_hash is not the md5 of the question")
+
+    def expand(self) -> list[OutputRecord]:
+        """The bundle's outputs as the per-question records readers work with (already validated)."""
+        return [
+            OutputRecord.model_construct(
+                peer_id=self.peer_id,
+                round=self.round,
+                stage=self.stage,
+                timestamp=self.timestamp,
+                **dict(item),
+            )
+            for item in self.outputs
+        ]
+
+
+def bundle_tag(part: int) -> str:
+    return f"outputs:{part}"
+
+
 class RewardRecord(_Record):
     """A node's running reward for a stage: ``rl_swarm_rewards_{r}_{s}``, subkey = its peer id."""
 
@@ -129,7 +197,8 @@ class LeaderboardRecord(_Record):
 
 
 SwarmRecord = Annotated[
-    RoundStageRecord | OutputRecord | RewardRecord | LeaderboardRecord, Field(discriminator="kind")
+    RoundStageRecord | OutputRecord | OutputBundleRecord | RewardRecord | LeaderboardRecord,
+    Field(discriminator="kind"),
 ]
 _RECORD_ADAPTER: TypeAdapter[Any] = TypeAdapter(SwarmRecord)
 
@@ -203,15 +272,14 @@ def _key_id(key: str) -> bytes:
 
 
 def validators(private_key: Any, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> list[Any]:
-    """hivemind record validators for a node that signs with ``private_key`` (its identity key)."""
-    from hivemind.dht.schema import SchemaValidator
+    """hivemind record validators for a node that signs with ``private_key`` (its identity key).
 
-    return [
-        _cached_signature_validator()(private_key),
-        SchemaValidator(_round_stage_schema(), allow_extra_keys=True),
-        _make_swarm_validator()(),
-        _make_size_validator()(max_value_bytes),
-    ]
+    One validator doing every check in turn, behind one verdict cache: a "latest" read hands the
+    validator every replica's copy of every subkey of the key, so each record is checked dozens of times
+    per stage; a chain of hivemind validators re-hashed and copied it at every link even when the
+    verdict was already known, which cost more than the RSA signatures themselves.
+    """
+    return [_make_record_validator()(private_key, max_value_bytes)]
 
 
 @lru_cache(maxsize=1)
@@ -253,12 +321,10 @@ class VerdictCache:
 
     @staticmethod
     def fingerprint(record: Any) -> bytes:
-        digest = hashlib.blake2b(digest_size=20)
-        for part in (record.key, record.subkey, record.value):
-            digest.update(len(part).to_bytes(8, "little"))
-            digest.update(part)
-        digest.update(struct.pack("<d", record.expiration_time))
-        return digest.digest()
+        key, subkey, value = record.key, record.subkey, record.value
+        head = struct.pack("<QQQd", len(key), len(subkey), len(value), record.expiration_time)
+        # one hash call over one buffer: checks repeat per replica per read, so the constant matters
+        return hashlib.blake2b(b"".join((head, key, subkey, value)), digest_size=20).digest()
 
     def check(self, record: Any, validate: Any) -> bool:
         fingerprint = self.fingerprint(record)
@@ -274,21 +340,57 @@ class VerdictCache:
 
 
 @lru_cache(maxsize=1)
-def _cached_signature_validator() -> type:
+def _make_record_validator() -> type:
     from hivemind.dht.crypto import RSASignatureValidator
+    from hivemind.dht.schema import SchemaValidator
 
-    class CachedRSASignatureValidator(RSASignatureValidator):
-        """hivemind's signature check, remembering verdicts: a "latest" read receives the same signed
-        record from every replica, and verifying each copy again made reads several times slower."""
+    base = _validator_base()
+    swarm_cls, size_cls = _make_swarm_validator(), _make_size_validator()
 
-        def __init__(self, private_key: Any, cache_size: int = 65_536) -> None:
-            super().__init__(private_key)
+    class _SwarmRecordsValidator(base):  # type: ignore[misc, valid-type]
+        """Size limit, owner signature (hivemind's ``RSASignatureValidator``), the clock's schema and the
+        swarm record rules, in that order (cheapest first), remembered per record."""
+
+        def __init__(self, private_key: Any, max_value_bytes: int, cache_size: int = 65_536) -> None:
+            self._size = size_cls(max_value_bytes)
+            self._signature = RSASignatureValidator(private_key)
+            self._schema = SchemaValidator(_round_stage_schema(), allow_extra_keys=True)
+            self._swarm = swarm_cls(cache=False)
             self._verdicts = VerdictCache(cache_size)
 
-        def validate(self, record: Any) -> bool:
-            return self._verdicts.check(record, super().validate)
+        # what ``validator_stats`` reports
+        @property
+        def counters(self) -> _Counters:
+            return self._swarm.counters
 
-    return CachedRSASignatureValidator
+        @property
+        def max_value_bytes(self) -> int:
+            return self._size.max_value_bytes
+
+        @property
+        def rejected(self) -> int:
+            return self._size.rejected
+
+        def validate(self, record: Any) -> bool:
+            return self._verdicts.check(record, self._validate)
+
+        def _validate(self, record: Any) -> bool:
+            if not self._size.validate(record):
+                return False
+            if not self._signature.validate(record):
+                return self.counters.reject("signature")
+            stripped = dataclasses.replace(record, value=self._signature.strip_value(record))
+            if not self._schema.validate(stripped):
+                return self.counters.reject("schema")
+            return self._swarm.validate(stripped)
+
+        def sign_value(self, record: Any) -> bytes:
+            return self._signature.sign_value(record)
+
+        def strip_value(self, record: Any) -> bytes:
+            return self._signature.strip_value(record)
+
+    return _SwarmRecordsValidator
 
 
 @lru_cache(maxsize=1)
@@ -298,11 +400,13 @@ def _make_swarm_validator() -> type:
     class _SwarmRecordValidator(base):  # type: ignore[misc, valid-type]
         """Typed values bound to their key, subkey and signing peer (see the module docstring)."""
 
-        def __init__(self) -> None:
+        def __init__(self, cache: bool = True) -> None:
             self.counters = _Counters()
-            self._verdicts = VerdictCache()
+            self._verdicts = VerdictCache() if cache else None
 
         def validate(self, record: Any) -> bool:
+            if self._verdicts is None:
+                return self._validate(record)
             return self._verdicts.check(record, self._validate)
 
         def _validate(self, record: Any) -> bool:
@@ -357,6 +461,8 @@ def __getattr__(name: str) -> Any:
     # (e.g. for the record models) does not import hivemind
     if name == "SwarmRecordValidator":
         cls = _make_swarm_validator()
+    elif name == "SwarmRecordsValidator":
+        cls = _make_record_validator()
     elif name == "SizeLimitValidator":
         cls = _make_size_validator()
     else:

@@ -153,3 +153,21 @@ def test_records_expire_after_their_configured_lifetime(swarm: Swarm, exchanges:
     time.sleep(2.0)
     assert exchanges[1].read_rewards(rs).scores() == {}
     assert node.options.expiration_s == 4 * 3600  # the default lifetime of everything else
+
+
+def test_a_republished_stage_replaces_its_earlier_bundle_parts(
+    swarm: Swarm, exchanges: list[Exchange]
+) -> None:
+    """Outputs go out as signed bundles split by the value-size limit; publishing again with fewer parts
+    leaves the earlier publish's extra parts on the DHT until they expire, and readers ignore them."""
+    rs = RoundStage(104, 0)
+    writer = exchanges[1]
+    many = [StageOutput(f"question {i}", "x" * 20_000, reward=1.0) for i in range(8)]
+    assert writer.publish_outputs(rs, many)
+    peer = writer.node.peer_id
+    found = exchanges[0].node.get_many([keys.outputs_key(peer, rs.round, rs.stage)], timeout=10.0)
+    assert len(next(iter(found.values())) or {}) > 1  # several parts
+    assert len(exchanges[0].gather_outputs(rs, deadline_s=10.0, peers=[peer]).outputs[peer]) == 8
+    assert writer.publish_outputs(rs, [StageOutput("question 0", "short", reward=2.0)])
+    got = exchanges[0].gather_outputs(rs, deadline_s=10.0, peers=[peer], refresh=True).outputs[peer]
+    assert [(r.question, r.completion) for r in got.values()] == [("question 0", "short")]

@@ -16,9 +16,12 @@ from rlswarm_core.swarm import keys
 from rlswarm_core.swarm.dht import identity_signing_key
 from rlswarm_core.swarm.records import (
     DEFAULT_MAX_VALUE_BYTES,
+    OutputBundleRecord,
+    OutputItem,
     OutputRecord,
     RewardRecord,
     RoundStageRecord,
+    bundle_tag,
     check_entry,
     decode_record,
     encode_record,
@@ -164,3 +167,63 @@ def test_clock_key_requires_an_owner_subkey(two_keys) -> None:
     _, plain = signed(alice_key, keys.ROUND_STAGE_KEY, alice.peer_id.encode(), clock)
     assert not composite.validate(plain)
     assert math.isfinite(decode_record(clock).timestamp)
+
+
+def item(question: str, completion: str = "c") -> OutputItem:
+    return OutputItem(question_hash=keys.question_hash(question), question=question, completion=completion)
+
+
+def bundle(peer_id: str, items: list[OutputItem], part: int = 0, parts: int = 1) -> OutputBundleRecord:
+    return OutputBundleRecord(
+        peer_id=peer_id, round=3, stage=1, timestamp=1.0, part=part, parts=parts, outputs=items
+    )
+
+
+def test_a_bundle_is_checked_like_the_records_it_holds(two_keys) -> None:
+    (alice, _), _ = two_keys
+    good = bundle(alice.peer_id, [item("q1"), item("q2")], part=1, parts=2)
+    assert decode_record(encode_record(good)) == good
+    assert [r.question for r in good.expand()] == ["q1", "q2"]
+    assert {r.peer_id for r in good.expand()} == {alice.peer_id}
+    assert good.dht_key() == keys.outputs_key(alice.peer_id, 3, 1)
+    wrong_md5 = item("q1").model_copy(update={"question": "another question"})
+    for bad, why in [
+        (bundle(alice.peer_id, [item("q1"), item("q1", "again")]), "twice"),
+        (bundle(alice.peer_id, [wrong_md5]), "md5"),
+        (bundle(alice.peer_id, [item("q1")], part=2, parts=2), "part"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            decode_record(encode_record(bad))
+    with pytest.raises(ValueError):
+        decode_record(encode_record(good).replace(b'"outputs":[', b'"outputs":[1,'))
+
+
+def test_a_bundle_is_signed_once_and_bound_to_its_part_and_owner(two_keys) -> None:
+    (alice, alice_key), (_, mallory_key) = two_keys
+    value = encode_record(bundle(alice.peer_id, [item(f"q{i}", "x" * 1000) for i in range(8)]))
+    key = keys.outputs_key(alice.peer_id, 3, 1)
+    alice_pub = alice_key.get_public_key().to_bytes()
+    composite, good = signed(alice_key, key, owner_subkey(bundle_tag(0), alice_pub), value)
+    assert composite.validate(good)
+    assert ser.loads(composite.strip_value(good)) == value
+    # the same value under another part's subkey, or signed by a key that is not alice's
+    _, other_part = signed(alice_key, key, owner_subkey(bundle_tag(1), alice_pub), value)
+    assert not composite.validate(other_part)
+    _, by_mallory = signed(mallory_key, key, owner_subkey(bundle_tag(0), alice_pub), value)
+    assert not composite.validate(by_mallory)
+    tampered = good.value.replace(b"xxxx", b"yyyy", 1)
+    assert not composite.validate(DHTRecord(good.key, good.subkey, tampered, good.expiration_time))
+
+
+def test_a_verdict_is_remembered_per_exact_record(two_keys) -> None:
+    """The cache must never let a changed record ride on an earlier verdict."""
+    (alice, alice_key), _ = two_keys
+    subkey = owner_subkey(alice.peer_id, alice_key.get_public_key().to_bytes())
+    composite, good = signed(alice_key, keys.rewards_key(3, 1), subkey, encode_record(reward(alice.peer_id)))
+    assert composite.validate(good) and composite.validate(good)
+    for changed in [
+        DHTRecord(good.key, good.subkey, good.value, good.expiration_time + 1),
+        DHTRecord(DHTID.generate(source=keys.rewards_key(3, 2)).to_bytes(), good.subkey, good.value, 1e10),
+    ]:
+        # a different expiration time is part of what hivemind signs
+        assert not composite.validate(changed)
