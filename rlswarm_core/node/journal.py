@@ -33,7 +33,7 @@ from typing import Any
 from rlswarm_core.node.appender import MAX_PENDING, RETRY_S, LineAppender, Outage, Recovery
 from rlswarm_core.node.events import JournalRecovered, JournalRepaired, JournalWriteFailed
 from rlswarm_core.node.lines import JOURNAL_NAME, is_whole_event, parse_line, required_fields
-from rlswarm_core.rewards.summary import SummaryKeeper
+from rlswarm_core.rewards.summary import WRITER_SAVE_S, SummaryKeeper
 from rlswarm_core.secrets.redact import redact
 from rlswarm_core.swarm.events import Event
 
@@ -102,7 +102,13 @@ def repair_torn_tail(path: Path) -> int:
 class EventJournal:
     """A subscriber that appends every event to ``path``; see the module docstring for failures."""
 
-    def __init__(self, path: Path, max_pending: int = MAX_PENDING, retry_s: float = RETRY_S) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_pending: int = MAX_PENDING,
+        retry_s: float = RETRY_S,
+        summary_every_s: float = WRITER_SAVE_S,
+    ) -> None:
         self.path = Path(path)
         self._report: Callable[[Event], None] | None = None
         self.removed_bytes = 0
@@ -114,7 +120,7 @@ class EventJournal:
         # after the repair, so the summary follows whole lines only; without one, readers read it all
         self.summary: SummaryKeeper | None = None
         with contextlib.suppress(Exception):
-            self.summary = SummaryKeeper(self.path)
+            self.summary = SummaryKeeper(self.path, save_every_s=summary_every_s)
         follow = self.summary.written if self.summary is not None else None
         self._file = LineAppender(self.path, max_pending=max_pending, retry_s=retry_s, on_written=follow)
 

@@ -92,7 +92,10 @@ class RewardsFold(msgspec.Struct):
             while (pos := chunk.rfind(pattern, 0, end)) >= 0:
                 event = parse_line(_line_at(chunk, pos))
                 if event is not None and event["kind"] == kind and self._take_latest(kind, event):
-                    self.trailing[kind] = incomplete
+                    if incomplete:
+                        self.trailing[kind] = incomplete
+                    else:  # only counts that are not zero: the same state however the bytes came
+                        self.trailing.pop(kind, None)
                     break
                 incomplete += 1
                 end = pos
