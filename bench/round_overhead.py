@@ -1,9 +1,10 @@
 """One single-node round of rlswarm against plain trl ``GRPOTrainer`` on the same model, data and steps.
 
 The node round runs the real thing (DHT, clock, publishing, gathering, leaderboard, winners,
-checkpoint); the baseline trains on exactly the rows and reward function the node used in each stage,
-with the same GRPO configuration, and nothing else. Both start from the same weights. The figure is
-the median ratio node / plain over ``--repeats`` rounds (goal <= 1.03).
+checkpoint, the event journal and its rewards summary); the baseline trains on exactly the rows and
+reward function the node used in each stage, with the same GRPO configuration, and nothing else. Both
+start from the same weights. The figure is the median ratio node / plain over ``--repeats`` rounds
+(goal <= 1.03).
 
 Each repeat starts a fresh node and measures its round ``--round`` (default 1, the second: a node in
 its steady state; its DHT daemon spends about 0.4 s of CPU in its first seconds, which falls into
@@ -48,6 +49,7 @@ def main() -> None:
 
     from rlswarm_core.identity.keys import create_identity
     from rlswarm_core.node.engine import Node, NodeConfig
+    from rlswarm_core.node.journal import JOURNAL_NAME, EventJournal
     from rlswarm_core.settings.resolve import resolve_node_settings
     from rlswarm_core.swarm.events import EventBus
     from rlswarm_core.training.grpo import GrpoStageRunner
@@ -117,6 +119,9 @@ def main() -> None:
                     profiler.disable()
 
         bus.subscribe(on_event)
+        # as ``rlswarm join`` does: every event goes to the journal, which keeps the rewards summary
+        journal = EventJournal(home / f"journal-{repeat}" / JOURNAL_NAME)
+        journal.attach(bus)
         config = NodeConfig(
             settings=settings,
             identity_path=identity.path,
@@ -127,6 +132,7 @@ def main() -> None:
             seed=repeat,
         )
         Node(config, events=bus).run(threading.Event())
+        journal.close()
         node_times.append(marks["saved"] - marks["start"])
         node_train.append(marks["train"])
         node_cpu.append((marks["cpu"], marks["helpers"]))
