@@ -1,11 +1,20 @@
 """One single-node round of rlswarm against plain trl ``GRPOTrainer`` on the same model, data and steps.
 
 The node round runs the real thing (DHT, clock, publishing, gathering, leaderboard, winners,
-checkpoint); the baseline trains on exactly the rows and reward function the node used in each stage,
-with the same GRPO configuration, and nothing else. Both start from the same weights. The figure is
-the median ratio node / plain over ``--repeats`` rounds (goal <= 1.05).
+checkpoint, the event journal and its rewards summary); the baseline trains on exactly the rows and
+reward function the node used in each stage, with the same GRPO configuration, and nothing else. Both
+start from the same weights. The figure is the median ratio node / plain over ``--repeats`` rounds
+(goal <= 1.03).
 
-Usage: python bench/round_overhead.py [--profile local-tiny] [--steps 8] [--repeats 3]
+Each repeat starts a fresh node and measures its round ``--round`` (default 1, the second: a node in
+its steady state; its DHT daemon spends about 0.4 s of CPU in its first seconds, which falls into
+round 0). The baseline then starts from the weights the node saved before that round.
+
+Usage: python bench/round_overhead.py [--profile local-tiny] [--steps 8] [--repeats 3] [--round 1]
+    [--cprofile FILE]
+
+``--cprofile FILE`` also profiles the measured node rounds (the main thread, from the first stage to
+the checkpoint: where the node's own time goes) into FILE and prints the top costs.
 """
 
 from __future__ import annotations
@@ -29,8 +38,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="GRPO steps per stage")
     parser.add_argument("--publish-every", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted")
+    parser.add_argument("--warmup", type=int, default=1, help="repeats run first and not counted")
+    parser.add_argument("--round", type=int, default=1, help="which round of each node to measure")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cprofile", type=Path, help="profile the measured node rounds into this file")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="rlswarm-bench-"))
     os.environ["RLSWARM_HOME"] = str(home)
@@ -38,6 +49,7 @@ def main() -> None:
 
     from rlswarm_core.identity.keys import create_identity
     from rlswarm_core.node.engine import Node, NodeConfig
+    from rlswarm_core.node.journal import JOURNAL_NAME, EventJournal
     from rlswarm_core.settings.resolve import resolve_node_settings
     from rlswarm_core.swarm.events import EventBus
     from rlswarm_core.training.grpo import GrpoStageRunner
@@ -61,50 +73,91 @@ def main() -> None:
 
         def plan(round_, stage, previous):
             made = original(round_, stage, previous)
-            plans.append(made)
+            if round_ == args.round:
+                plans.append(made)
             return made
 
         pipeline.plan = plan
         return pipeline
 
+    import cProfile
+
+    profiler = cProfile.Profile() if args.cprofile else None
     node_times, plain_times = [], []
+    # seconds inside run_stage (training, trainer set-up included), node and plain, per round
+    node_train, plain_train = [], []
+    # CPU seconds of this process (all threads) and of the node's helper processes (DHT, p2pd)
+    node_cpu: list[tuple[float, float]] = []
+    plain_cpu: list[float] = []
     for repeat in range(args.warmup + args.repeats):
+        profiling = profiler is not None and repeat >= args.warmup
         identity = create_identity(home / f"id-{repeat}.pem")
         plans.clear()
         marks: dict[str, float] = {}
+        saved: dict[int, str] = {}
         bus = EventBus()
 
-        def on_event(event, marks=marks):
+        def on_event(event, marks=marks, profiling=profiling, saved=saved):
+            if event.kind == "CheckpointSaved":
+                saved[event.round] = event.path
+            if getattr(event, "round", None) != args.round:
+                return
             if event.kind == "StageStarted" and "start" not in marks:
                 marks["start"] = time.perf_counter()
+                marks["cpu"], marks["helpers"] = cpu_seconds()
+                if profiling:
+                    profiler.enable()
+            if event.kind == "StageFinished":
+                marks["train"] = marks.get("train", 0.0) + event.seconds
             if event.kind == "RoundFinished":
                 marks["end"] = time.perf_counter()
             if event.kind == "CheckpointSaved":
                 marks["saved"] = time.perf_counter()
+                cpu, helpers = cpu_seconds()
+                marks["cpu"], marks["helpers"] = cpu - marks["cpu"], helpers - marks["helpers"]
+                if profiling:
+                    profiler.disable()
 
         bus.subscribe(on_event)
+        # as ``rlswarm join`` does: every event goes to the journal, which keeps the rewards summary
+        journal = EventJournal(home / f"journal-{repeat}" / JOURNAL_NAME)
+        journal.attach(bus)
         config = NodeConfig(
             settings=settings,
             identity_path=identity.path,
             role="coordinator",
-            max_rounds=1,
+            max_rounds=args.round + 1,
             stage_timeout_s=1.0,
             pipeline_factory=recording_pipeline,
             seed=repeat,
         )
         Node(config, events=bus).run(threading.Event())
+        journal.close()
         node_times.append(marks["saved"] - marks["start"])
+        node_train.append(marks["train"])
+        node_cpu.append((marks["cpu"], marks["helpers"]))
 
         # Plain trl on the same rows, scorer, configuration and starting weights.
-        loaded = load_model(settings.model, settings.device, settings.dtype, seed=repeat)
+        start_from = saved[args.round - 1] if args.round else settings.model
+        loaded = load_model(start_from, settings.device, settings.dtype, seed=repeat)
         runner = GrpoStageRunner(loaded.model, loaded.tokenizer, settings, home / f"plain-{repeat}")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()[0]
+        trained = 0.0
         for made in plans:
-            runner.run_stage(made.rows, made.score, args.steps, on_publish=None)
+            trained += runner.run_stage(made.rows, made.score, args.steps, on_publish=None).seconds
         plain_times.append(time.perf_counter() - started)
+        plain_train.append(trained)
+        plain_cpu.append(cpu_seconds()[0] - cpu_started)
 
-    # The first rounds pay one-off costs (lazy imports, allocator warm-up) on both sides.
+    # The first repeats pay one-off costs (lazy imports, allocator warm-up) on both sides.
     node_times, plain_times = node_times[args.warmup :], plain_times[args.warmup :]
+    node_train, plain_train = node_train[args.warmup :], plain_train[args.warmup :]
+    node_cpu, plain_cpu = node_cpu[args.warmup :], plain_cpu[args.warmup :]
+    # where the node's extra time goes: training that ran slower beside the node's background work
+    # (DHT publishing, p2pd), and the node's own steps between stages (gather, publish, winners, save)
+    slower_training = statistics.median(n - p for n, p in zip(node_train, plain_train, strict=True))
+    own_steps = statistics.median(t - n for t, n in zip(node_times, node_train, strict=True))
+    outside = statistics.median(p - t for p, t in zip(plain_times, plain_train, strict=True))
     ratios = [n / p for n, p in zip(node_times, plain_times, strict=True)]
     result = {
         "profile": args.profile,
@@ -113,7 +166,17 @@ def main() -> None:
         "node_round_s": [round(t, 3) for t in node_times],
         "plain_trl_s": [round(t, 3) for t in plain_times],
         "median_ratio": round(statistics.median(ratios), 3),
+        "node_training_s": [round(t, 3) for t in node_train],
+        "plain_training_s": [round(t, 3) for t in plain_train],
+        "median_extra_training_s": round(slower_training, 3),
+        "median_node_own_steps_s": round(own_steps - outside, 3),
+        "node_cpu_s": [round(c, 3) for c, _ in node_cpu],
+        "node_helpers_cpu_s": [round(h, 3) for _, h in node_cpu],
+        "plain_cpu_s": [round(c, 3) for c in plain_cpu],
     }
+    if profiler is not None:
+        profiler.dump_stats(args.cprofile)
+        result["profile"] = str(args.cprofile)
     if args.json:
         print(json.dumps(result))
     else:
@@ -121,7 +184,56 @@ def main() -> None:
         print(f"profile {args.profile}, {args.steps} steps per stage, publishing every {every} steps")
         for i, (n, p) in enumerate(zip(node_times, plain_times, strict=True)):
             print(f"  round {i}: node {n:6.2f} s   plain trl {p:6.2f} s   ratio {n / p:.3f}")
-        print(f"median ratio node/plain: {result['median_ratio']:.3f} (goal <= 1.05)")
+        print(f"median ratio node/plain: {result['median_ratio']:.3f} (goal <= 1.03)")
+        print(
+            f"where the node's extra time goes (medians per round): training {slower_training:+.3f} s "
+            f"(node {statistics.median(node_train):.2f} s vs plain {statistics.median(plain_train):.2f} s "
+            f"inside run_stage), the node's own steps between stages {own_steps - outside:+.3f} s"
+        )
+        print(
+            f"CPU per round (medians): node process {statistics.median(c for c, _ in node_cpu):.2f} s "
+            f"+ its DHT and p2pd processes {statistics.median(h for _, h in node_cpu):.2f} s; "
+            f"plain {statistics.median(plain_cpu):.2f} s"
+        )
+        if profiler is not None:
+            print_top_costs(args.cprofile)
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used so far by this process and by its live child processes (the DHT, p2pd)."""
+    import psutil
+
+    me = psutil.Process()
+    own = sum(me.cpu_times()[:2])
+    helpers = 0.0
+    for child in me.children(recursive=True):
+        try:
+            helpers += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return own, helpers
+
+
+def print_top_costs(path: Path, limit: int = 15) -> None:
+    """The node's rounds by where the time went: training in trl, and the project's own functions
+    (cumulative, without what they spent inside trl's training loop)."""
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = stats.stats  # type: ignore[attr-defined]
+    train = sum(
+        ct for (file, _, name), (_, _, _, ct, _) in rows.items() if name == "train" and "trainer" in file
+    )
+    print(f"profile of the measured node rounds ({total:.2f} s of the main thread): trl training loop "
+          f"{train:.2f} s ({train / total:.1%})")  # fmt: skip
+    ours = sorted(
+        ((ct, f"{Path(file).name}:{line} {name}") for (file, line, name), (_, _, _, ct, _) in rows.items()
+         if "rlswarm_core" in file),
+        reverse=True,
+    )  # fmt: skip
+    for cumulative, where in ours[:limit]:
+        print(f"  {cumulative:7.3f} s {cumulative / total:6.1%}  {where}")
 
 
 if __name__ == "__main__":

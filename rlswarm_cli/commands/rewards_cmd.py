@@ -85,7 +85,7 @@ def rewards(
 
     if not watch:
         data = fetch()
-        out.emit(data, lambda: show(data))
+        out.emit(data, lambda: show(data), plain=True)  # dicts, lists and scalars only: fast to encode
         for warning in data["warnings"]:
             out.warn(warning)
         return

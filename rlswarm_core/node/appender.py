@@ -6,7 +6,9 @@ kept in memory (up to ``max_pending``, the oldest dropped first) and written, in
 line once the file accepts them again; while it does not, a write is tried at most every ``retry_s``.
 
 The caller learns of each change of state once: :meth:`LineAppender.write` returns a
-:class:`Outage` when writing starts to fail and a :class:`Recovery` when it works again.
+:class:`Outage` when writing starts to fail and a :class:`Recovery` when it works again. An optional
+``on_written`` callback sees every batch that reached the file, with the offset it was written at
+(the journal's rewards summary follows the file this way).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +38,15 @@ class Recovery:
 
 
 class LineAppender:
-    def __init__(self, path: Path, max_pending: int = MAX_PENDING, retry_s: float = RETRY_S) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_pending: int = MAX_PENDING,
+        retry_s: float = RETRY_S,
+        on_written: Callable[[bytes, int], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.on_written = on_written
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._closed = False
@@ -86,8 +96,9 @@ class LineAppender:
 
     def _flush(self) -> Outage | Recovery | None:
         self._last_try = time.monotonic()
+        data = b"".join(self._pending)
         try:
-            self._append(b"".join(self._pending))
+            start = self._append(data)
         except OSError as exc:
             if self._failing:
                 return None
@@ -95,13 +106,17 @@ class LineAppender:
             return Outage(f"cannot write {self.path}: {exc.strerror or exc}")
         written = len(self._pending)
         self._pending.clear()
+        if self.on_written is not None and data:
+            with contextlib.suppress(Exception):  # a follower of the file never stops the writing
+                self.on_written(data, start)
         if not self._failing:
             return None
         self._failing = False
         dropped, self._dropped = self._dropped, 0
         return Recovery(written=written, dropped=dropped)
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes) -> int:
+        """Append ``data`` in full or not at all; the offset it starts at."""
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -115,3 +130,4 @@ class LineAppender:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, start)
             raise
+        return start

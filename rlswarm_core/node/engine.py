@@ -158,8 +158,9 @@ class _Publisher:
                 self._pending = None
                 self._busy = True
             try:
-                self.exchange.publish_outputs(rs, outputs)
-                self.exchange.publish_reward(rs, reward, step)
+                # outputs and reward in one DHT call: half the round trips to the DHT process and p2pd,
+                # whose CPU time otherwise comes out of training on a small machine
+                self.exchange.publish(rs, reward, step, outputs)
             except Exception as exc:  # a DHT hiccup must not kill training; the next snapshot retries
                 self.events.emit(SwarmErrorEvent(operation="publish", message=str(exc)))
             finally:

@@ -11,8 +11,12 @@ once it can; the outage is reported once on the bus as :class:`JournalWriteFaile
 Opening repairs a torn tail (a crash mid-write): a last line without its newline is cut off, unless it
 is a whole event, which only gets its newline, so the next event starts on a line of its own.
 
+Every batch that reaches the file is also folded into the journal's rewards summary
+(:mod:`rlswarm_core.rewards.summary`), saved beside it now and then and on close, so ``rewards`` reads
+the summary and the few lines after it instead of the whole journal.
+
 Readers skip lines that are not whole events (torn, garbled, or valid JSON without the fields of their
-kind) and count them.
+kind) and count them; see :mod:`rlswarm_core.node.lines`.
 """
 
 from __future__ import annotations
@@ -26,13 +30,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlswarm_core.hub import events as _hub_events  # noqa: F401 - registers the push events' kinds
 from rlswarm_core.node.appender import MAX_PENDING, RETRY_S, LineAppender, Outage, Recovery
 from rlswarm_core.node.events import JournalRecovered, JournalRepaired, JournalWriteFailed
+from rlswarm_core.node.journal_lines import JOURNAL_NAME, is_whole_event, parse_line, required_fields
+from rlswarm_core.rewards.summary import WRITER_SAVE_S, SummaryKeeper
 from rlswarm_core.secrets.redact import redact
 from rlswarm_core.swarm.events import Event
 
-JOURNAL_NAME = "events.jsonl"
+__all__ = [
+    "JOURNAL_NAME",
+    "EventJournal",
+    "JournalRead",
+    "event_line",
+    "event_to_dict",
+    "is_whole_event",
+    "parse_line",
+    "read_events",
+    "read_journal",
+    "repair_torn_tail",
+    "required_fields",
+]
+
 _TAIL_BLOCK = 64 * 1024
 
 
@@ -42,49 +60,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return data
 
 
-# ---- what a whole event is ------------------------------------------------------------------------------
-
-_required: dict[str, frozenset[str]] | None = None
-
-
-def _event_classes(base: type) -> Iterator[type]:
-    for cls in base.__subclasses__():
-        yield cls
-        yield from _event_classes(cls)
-
-
-def required_fields(kind: str) -> frozenset[str]:
-    """The fields every event of ``kind`` has (those without a default), plus ``kind`` and ``at``."""
-    global _required
-    if _required is None:
-        _required = {
-            cls.__name__: frozenset(
-                f.name
-                for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            )
-            for cls in _event_classes(Event)
-        }
-    return _required.get(kind, frozenset()) | {"kind", "at"}
-
-
-def is_whole_event(data: object) -> bool:
-    """A decoded line that is an event with every field its kind requires (an unknown kind needs
-    ``kind`` and ``at``, so journals from newer versions stay readable)."""
-    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
-        return False
-    if not isinstance(data.get("at"), (int, float)):
-        return False
-    return required_fields(data["kind"]) <= data.keys()
-
-
-def parse_line(line: str | bytes) -> dict[str, Any] | None:
-    """The event on one journal line, or None when the line is not a whole event."""
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    return data if is_whole_event(data) else None
+def event_line(event: Event) -> bytes:
+    """One event as the journal writes it: sorted keys, secrets redacted, a newline at the end."""
+    return (redact(json.dumps(event_to_dict(event), default=str, sort_keys=True)) + "\n").encode()
 
 
 # ---- writing --------------------------------------------------------------------------------------------
@@ -124,9 +102,14 @@ def repair_torn_tail(path: Path) -> int:
 class EventJournal:
     """A subscriber that appends every event to ``path``; see the module docstring for failures."""
 
-    def __init__(self, path: Path, max_pending: int = MAX_PENDING, retry_s: float = RETRY_S) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_pending: int = MAX_PENDING,
+        retry_s: float = RETRY_S,
+        summary_every_s: float = WRITER_SAVE_S,
+    ) -> None:
         self.path = Path(path)
-        self._file = LineAppender(self.path, max_pending=max_pending, retry_s=retry_s)
         self._report: Callable[[Event], None] | None = None
         self.removed_bytes = 0
         try:
@@ -134,6 +117,12 @@ class EventJournal:
             self.removed_bytes = repair_torn_tail(self.path)
         except OSError:
             pass  # the first write reports a journal that cannot be used
+        # after the repair, so the summary follows whole lines only; without one, readers read it all
+        self.summary: SummaryKeeper | None = None
+        with contextlib.suppress(Exception):
+            self.summary = SummaryKeeper(self.path, save_every_s=summary_every_s)
+        follow = self.summary.written if self.summary is not None else None
+        self._file = LineAppender(self.path, max_pending=max_pending, retry_s=retry_s, on_written=follow)
 
     def attach(self, bus: Any) -> None:
         """Subscribe to ``bus`` and report this journal's own trouble (repair, outage) on it."""
@@ -147,11 +136,13 @@ class EventJournal:
         return self._file.pending
 
     def __call__(self, event: Event) -> None:
-        line = (redact(json.dumps(event_to_dict(event), default=str, sort_keys=True)) + "\n").encode()
-        self._tell(self._file.write(line))
+        self._tell(self._file.write(event_line(event)))
 
     def close(self) -> None:
         change, unwritten = self._file.close()
+        if self.summary is not None:
+            with contextlib.suppress(Exception):
+                self.summary.close()
         if unwritten:
             # one notice that says what was lost, rather than "failing" and "lost" back to back
             message = f"{unwritten} event(s) could not be written to {self.path} before the node stopped"
