@@ -220,10 +220,10 @@ def run_configuration(spec: RunSpec) -> dict[str, Any]:
             for agent in agents:
                 pipeline, result = agent["pipeline"], agent["result"]
                 plan = pipeline.plan(round_, 0, None)
-                # the batch is I local questions, then the swarm's (topped up with more local ones
-                # when the swarm has too few): count the rows that are not the agent's own
-                own = {item.question for item in pipeline.task.load_items(spec.local + spec.swarm, round_)}
-                result.swarm_used.append(sum(row["question"] not in own for row in plan.rows[spec.local :]))
+                # the rows the mix drew from the swarm pool, counted by the pipeline itself: a peer's
+                # question may also be one of the agent's own spare local draws (small question spaces
+                # repeat), so comparing question texts would miscount it as local
+                result.swarm_used.append(plan.swarm_questions)
                 stage = agent["runner"].run_stage(plan.rows, plan.score, spec.steps_per_round)
                 progress = stage.progress
                 result.rewards.append(progress.mean_reward)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class RlswarmError(Exception):
     """An error an operator can act on: what is wrong, and how to fix it.
@@ -62,9 +64,16 @@ def whole_line(text: str, limit: int = DEFAULT_LIMIT) -> str:
     return cut + "".join(reversed(stack))
 
 
+_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
+
+
 def describe_exception(exc: BaseException, limit: int = DEFAULT_LIMIT) -> str:
-    """``Type: message`` of a third-party exception, redacted and made one whole line."""
+    """``Type: message`` of a third-party exception, redacted and made one whole line. When the text
+    carries the operating system's reason (``[Errno 111] Connection refused`` inside a page of urllib3
+    wrapping), that reason is the message."""
     from rlswarm_core.secrets.redact import redact
 
-    text = whole_line(redact(str(exc)), limit)
+    raw = redact(str(exc))
+    reason = _ERRNO_REASON.search(raw)
+    text = reason.group(1).strip() if reason else whole_line(raw, limit)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

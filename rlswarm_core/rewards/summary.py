@@ -7,7 +7,8 @@ before that offset. A reader takes the summary only when the journal is at least
 bytes still match, then folds just the bytes written since; otherwise it folds the whole journal. So
 a summary older than its journal (a crash before the next save), a journal cut short (a torn tail
 repaired, data lost with the page cache) or replaced, and a summary that is garbled all give the same
-answer as a full re-read; only the time differs.
+answer as a full re-read; only the time differs. (The journal is append-only: a hand edit in its middle
+that keeps those bytes and its length is not looked for; deleting the summary forces a full read.)
 
 The node keeps the summary current as it writes (:class:`SummaryKeeper`, fed by the journal's writer);
 a reader that had to fold much (a journal from before summaries, or one whose node crashed long after
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import BinaryIO
@@ -80,7 +82,8 @@ def _load(journal: Path, handle: BinaryIO, size: int) -> tuple[RewardsFold, int]
 def save(journal: Path, fold: RewardsFold, offset: int) -> bool:
     """Save ``fold`` as covering the first ``offset`` bytes of ``journal``; False when it could not be."""
     target = summary_path(journal)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # one temporary name per process and thread: a dashboard reads journals from several threads
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(journal, "rb") as handle:
             if os.fstat(handle.fileno()).st_size < offset:

@@ -66,6 +66,8 @@ def test_smoke_benchmark_writes_result_and_chart(tmp_path: Path) -> None:
                 # every agent heard its one peer over the DHT each round
                 assert agent["peers_heard"] == [1, 1]
                 # round 0 has no swarm pool yet; afterwards the mix takes exactly J of the peer's questions
+                # (the peer published its I+J distinct round-0 questions, at most I of them in this
+                # agent's own batch, so at least J are left to draw from)
                 assert agent["swarm_used"] == [0, mix["swarm"]]
 
     from PIL import Image
