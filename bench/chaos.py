@@ -230,8 +230,11 @@ def run(rounds: int, tmp: Path, homes: dict[str, Path], disk_fault: bool) -> dic
         base = coordinator_round(coord)
         log(f"swarm together at round {base}")
 
-        # 1. a follower dies hard and is restarted at once
-        wait_until("the kill", lambda: coordinator_round(coord) >= base + KILL_ROUND, runs, 600)
+        # 1. a follower dies hard while it takes part (the clock waits for it), and is restarted at once
+        def all_live_since(round_: int) -> bool:
+            return any(e["published"] == 3 and e["round"] >= round_ for e in coord.of("StageClosed"))
+
+        wait_until("the kill", lambda: all_live_since(base + KILL_ROUND), runs, 600)
         followers["f1"].kill()
         followers["f1"] = NodeRun(
             "f1", homes["f1"], follower_args, {"RLSWARM_WALLET_PRIVATE_KEY": keys["f1"]}
@@ -239,9 +242,12 @@ def run(rounds: int, tmp: Path, homes: dict[str, Path], disk_fault: bool) -> dic
         runs.append(followers["f1"])
         faults["kill"] = f"SIGKILL f1 at round {coordinator_round(coord)}, restarted"
         log(faults["kill"])
+        wait_until("f1 to train again", lambda: followers["f1"].of("StageFinished"), runs, 600)
+        log(f"f1 back at round {coordinator_round(coord)}")
 
         # 2. the chain endpoint goes away for as long as a round takes
-        wait_until("the outage", lambda: coordinator_round(coord) >= base + OUTAGE_ROUND, runs, 600)
+        outage_at = max(base + OUTAGE_ROUND, coordinator_round(coord) + 1)
+        wait_until("the outage", lambda: coordinator_round(coord) >= outage_at, runs, 600)
         starts = [e["at"] for e in coord.of("StageStarted") if e["stage"] == 0 and e["round"] > base]
         round_s = statistics.median(b - a for a, b in itertools.pairwise(starts)) if len(starts) > 1 else 10.0
         chain.stop()
@@ -251,22 +257,27 @@ def run(rounds: int, tmp: Path, homes: dict[str, Path], disk_fault: bool) -> dic
         faults["outage_s"] = round(round_s, 1)
         log("chain endpoint back, with its state")
 
-        # 3. a follower's disk fills up for two rounds
+        # 3. a follower's disk fills up for two rounds, and until it had to save a checkpoint on it
         if disk_fault:
-            wait_until("the disk fault", lambda: coordinator_round(coord) >= base + DISK_ROUND, runs, 600)
+            disk_at = max(base + DISK_ROUND, coordinator_round(coord) + 1)
+            wait_until("the disk fault", lambda: coordinator_round(coord) >= disk_at, runs, 600)
             filler = homes["f2"] / "filler"
             written = fill(filler)
             full_from = coordinator_round(coord)
+            failures_before = len(followers["f2"].of("CheckpointFailed"))
             log(f"f2's disk full ({written >> 20} MiB filler) at round {full_from}")
             wait_until(
-                "two rounds on a full disk",
-                lambda: coordinator_round(coord) >= full_from + DISK_ROUNDS,
+                "two rounds and a checkpoint on a full disk",
+                lambda: (
+                    coordinator_round(coord) >= full_from + DISK_ROUNDS
+                    and len(followers["f2"].of("CheckpointFailed")) > failures_before
+                ),
                 runs,
                 600,
             )
             filler.unlink()
-            faults["disk_full_rounds"] = DISK_ROUNDS
-            log("f2's disk freed")
+            faults["disk_full_rounds"] = coordinator_round(coord) - full_from
+            log(f"f2's disk freed at round {coordinator_round(coord)}")
         else:
             faults["disk_full_rounds"] = "skipped: cannot mount a tmpfs (needs root)"
             log("disk fault skipped: cannot mount a tmpfs here")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -257,8 +258,10 @@ class _Display:
         self.view.apply(event)
         line = stamped(event)
         if line is not None and not self.log.closed:
-            self.log.write(redact(line) + "\n")
-            self.log.flush()
+            # a full disk loses log lines, never the event stream or the panel
+            with contextlib.suppress(OSError):
+                self.log.write(redact(line) + "\n")
+                self.log.flush()
         if self.out.json_mode:
             sys.stdout.write(redact(json.dumps(event_to_dict(event), default=str)) + "\n")
             sys.stdout.flush()
@@ -288,4 +291,5 @@ class _Display:
         if self.live is not None:
             self.live.__exit__(None, None, None)
             self.live = None
-        self.log.close()
+        with contextlib.suppress(OSError):  # lines still buffered for a full disk are lost, nothing more
+            self.log.close()

@@ -318,7 +318,10 @@ class Node:
             if rs in done or rs.round < resume_round:
                 # Finished here already (or covered by the checkpoint we resumed from): wait for the clock.
                 clock.wait_for_change(
-                    rs, timeout=min(5.0, self.config.stage_timeout_s), poll_min_s=self._first_poll_s()
+                    rs,
+                    timeout=min(5.0, self.config.stage_timeout_s),
+                    poll_min_s=self._first_poll_s(),
+                    stop=stop,
                 )
                 continue
             reward = self._train_stage(rs, exchange, runner, pipeline, stop)
@@ -342,7 +345,7 @@ class Node:
                 clock.advance()
             else:
                 clock.wait_for_change(
-                    rs, timeout=self.config.stage_timeout_s, poll_min_s=self._first_poll_s()
+                    rs, timeout=self.config.stage_timeout_s, poll_min_s=self._first_poll_s(), stop=stop
                 )
         self.summary.reason = self.summary.reason or "stopped"
 
