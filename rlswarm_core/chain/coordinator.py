@@ -20,10 +20,10 @@ from rlswarm_core.chain.errors import ChainError, ChainUnavailable
 from rlswarm_core.chain.wallet import WalletClient
 from rlswarm_core.swarm.coordinator import Coordinator, RoundStage
 from rlswarm_core.swarm.errors import NotCoordinatorError, SwarmError
-from rlswarm_core.swarm.events import EventBus
+from rlswarm_core.swarm.events import EventBus, StageStarted
 
 RETRY_MIN_S = 1.0
-RETRY_MAX_S = 30.0
+RETRY_MAX_S = 5.0
 
 
 class ChainCoordinator(Coordinator):
@@ -51,7 +51,7 @@ class ChainCoordinator(Coordinator):
         self._pending_advance: RoundStage | None = None
         try:
             self.stage_count = clock.stage_count()
-            self._last = self._read()
+            self._read()
         except ChainError as exc:
             # at start-up there is no last known stage to fall back on
             raise SwarmError(exc.message, exc.hint) from None
@@ -73,7 +73,7 @@ class ChainCoordinator(Coordinator):
         try:
             if self._pending_advance is not None:
                 self._send_advance()
-            self._last = self._read()
+            self._read()
         except ChainUnavailable as exc:
             self._outage("read the round and stage", exc)
         except ChainError as exc:
@@ -96,7 +96,13 @@ class ChainCoordinator(Coordinator):
     def _read(self) -> RoundStage:
         rnd, stage = self.clock.current()
         self._recovered()
-        return RoundStage(rnd, stage)
+        now = RoundStage(rnd, stage)
+        if now != self._last:
+            # the same event the DHT clock emits, so the panel, the journal and the metrics follow it
+            late = self._last is None and now != RoundStage(0, 0)
+            self._last = now
+            self.events.emit(StageStarted(round=now.round, stage=now.stage, late_join=late))
+        return now
 
     def _send_advance(self) -> None:
         """Advance from the pending stage, unless the chain already left it (an earlier attempt landed

@@ -90,7 +90,7 @@ class NodeSettings(BaseModel):
     announce_maddrs: list[str] = Field(default_factory=list)
     publish_every_steps: int = Field(4, ge=1)
     # the clock's node stops waiting for live peers this long after min_peers have published
-    peer_grace_s: float = Field(30.0, gt=0, le=3600)
+    peer_grace_s: float = Field(20.0, gt=0, le=3600)
     push_every_rounds: int | None = Field(None, ge=1)
     hub_repo_id: str | None = None
     hub_org: str | None = None

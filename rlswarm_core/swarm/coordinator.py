@@ -7,6 +7,7 @@ that runs the clock) calls :meth:`Coordinator.advance`.
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -58,19 +59,27 @@ class Coordinator(ABC):
         return self.current()
 
     def wait_for_change(
-        self, after: RoundStage, timeout: float, poll_min_s: float = 0.2, poll_max_s: float = 5.0
+        self,
+        after: RoundStage,
+        timeout: float,
+        poll_min_s: float = 0.2,
+        poll_max_s: float = 5.0,
+        stop: threading.Event | None = None,
     ) -> RoundStage | None:
-        """Block until the clock leaves ``after``; None on timeout. Polls with exponential backoff."""
+        """Block until the clock leaves ``after``; None on timeout, or as soon as ``stop`` is set (a node
+        asked to stop does not wait out its stage timeout). Polls with exponential backoff."""
         deadline = time.monotonic() + timeout
         delay = poll_min_s
+        stop = stop or threading.Event()
         while True:
             now = self.poll()
             if now != after:
                 return now
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or stop.is_set():
                 return None
-            time.sleep(min(delay, left))
+            if stop.wait(min(delay, left)):
+                return None
             delay = min(delay * 2, poll_max_s)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-DEFAULT_GRACE_S = 30.0
+DEFAULT_GRACE_S = 20.0
 MAX_POLL_S = 2.0
 
 CloseReason = Literal["all", "grace", "timeout", "stopped"]

@@ -40,6 +40,7 @@ def test_the_clock_waits_through_an_outage_and_advances_once(restartable: Devnet
     follower = ChainCoordinator(ChainClock(reader), events=bus, retry_min_s=0.05, retry_max_s=0.2)
     start = leader.current()
     assert start == RoundStage(0, 0) == follower.current()
+    assert [e.kind for e in drain(seen)] == ["StageStarted", "StageStarted"]
 
     # a peer's reward queued while the chain is down, drained once it is back
     from eth_account import Account
@@ -69,7 +70,9 @@ def test_the_clock_waits_through_an_outage_and_advances_once(restartable: Devnet
     assert leader.wait_for_change(start, timeout=30, poll_min_s=0.05) == moved
     assert follower.wait_for_change(start, timeout=30, poll_min_s=0.05) == moved
     assert not leader.waiting_for_chain and not follower.waiting_for_chain
-    assert [e.kind for e in drain(seen)].count("ChainRecovered") == 2
+    after = [e.kind for e in drain(seen)]
+    assert after.count("ChainRecovered") == 2
+    assert after.count("StageStarted") == 2  # once per clock, for the one stage it moved
     # the advance went out once: polling again does not move the clock a second time
     assert leader.current() == moved and reader.round_and_stage() == (moved.round, moved.stage)
 

@@ -137,3 +137,15 @@ def test_waiting_times_out_without_a_tight_loop(swarm: Swarm, clock: DHTCoordina
     started = time.monotonic()
     assert f.wait_for_change(now, timeout=0.6, poll_min_s=0.1, poll_max_s=0.2) is None
     assert 0.55 < time.monotonic() - started < 3.0
+
+
+def test_a_node_asked_to_stop_does_not_wait_out_the_clock(swarm: Swarm, clock: DHTCoordinator) -> None:
+    import threading
+
+    waiting = follower(swarm.nodes[2], clock)
+    now = waiting.current()
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    # a stage timeout of ten minutes: returning at all means the stop was seen
+    assert waiting.wait_for_change(now, timeout=600.0, poll_min_s=0.05, stop=stop) is None
+    assert stop.is_set() and waiting.current() == now
