@@ -25,7 +25,7 @@ Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 TaskFamily = Literal["gsm8k", "reasoning-gym", "code"]
 CodeSandbox = Literal["auto", "bubblewrap", "rlimits"]
-Network = Literal["local", "devnet", "testnet"]
+Network = Literal["local", "devnet", "testnet", "swarm"]
 _RPC_URL = re.compile(r"^(https?|wss?)://\S+$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -167,6 +167,7 @@ def resolve(
     profile_values: Mapping[str, Any] | None = None,
     profile_name: str | None = None,
     family_values: Mapping[str, Mapping[str, Any]] | None = None,
+    swarm: Mapping[str, Any] | None = None,
 ) -> ResolvedSettings:
     """Merge the layers; ``flags`` must hold only options the user actually typed (no defaults).
 
@@ -176,6 +177,8 @@ def resolve(
     layers: list[tuple[str, Mapping[str, Any]]] = [
         ("default", {}),
         (profile_source, profile_values or {}),
+        # a swarm file's values (`join --swarm`): above the profile, below what the operator configured
+        ("swarm", swarm or {}),
         ("config", user_config or {}),
         ("instance", instance or {}),
         ("env", env_overrides(environ)),
