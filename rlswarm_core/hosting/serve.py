@@ -125,7 +125,7 @@ class SwarmServer:
         exchange = Exchange(self.nodes[0], events=self.events)
         manager = StageManager(
             coordinator,
-            lambda rs: set(exchange.read_rewards(rs).rewards),
+            lambda rs: self._publishers(exchange, rs),
             own_peer=self.nodes[0].peer_id,
             min_peers=stages.min_peers,
             grace_s=stages.grace_s,
@@ -133,6 +133,19 @@ class SwarmServer:
             events=self.events,
         )
         manager.run(stop, self.max_rounds)
+
+    def _publishers(self, exchange: Any, rs: Any) -> set[str]:
+        """Who published for ``rs``: the peers with a reward on the chain (what the chain counts, and
+        readable even when this server's DHT has no connections yet, e.g. just after a restart) and the
+        peers with a reward record in the DHT (the ones without a chain account or whose submission is
+        still queued)."""
+        from rlswarm_core.chain.errors import ChainError
+
+        found = set(exchange.read_rewards(rs).rewards)
+        # a chain outage must not stop the manager: the DHT's view and the schedule still apply
+        with contextlib.suppress(ChainError):
+            found |= self.reader.reward_submitters(rs.round, rs.stage)
+        return found
 
     def close(self) -> None:
         for node in reversed(self.nodes):

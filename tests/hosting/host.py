@@ -41,6 +41,25 @@ def create_and_deploy(
     return rlswarm(env, "swarm", "deploy", str(path))
 
 
+def crash(proc: subprocess.Popen[str]) -> None:
+    """The host's machine dies: SIGKILL to the server and every process it started, at once. A killed
+    p2pd cannot remove its socket file, so this does, as a rebooted machine's empty /tmp would."""
+    import signal
+
+    import psutil
+
+    from tests.leaks import _listen_socket
+
+    tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    sockets = [s for s in (_listen_socket(p.cmdline()) for p in tree) if s is not None]
+    for child in tree:
+        os.kill(child.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    psutil.wait_procs(tree, timeout=10)
+    for path in sockets:
+        path.unlink(missing_ok=True)
+
+
 class ServeProcess:
     """`rlswarm --json swarm serve FILE` in its own process group, its JSON lines collected."""
 

@@ -1,10 +1,9 @@
 """The stage manager killed (SIGKILL) mid-round and started again resumes from the contract's stage:
-the chain records every stage transition exactly once, in order, and the node trains every stage once."""
+the chain records every stage transition exactly once, in order, the node trains every stage once, and the
+restarted manager closes stages on the node's on-chain rewards rather than on its schedule."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import psutil
 import pytest
 
 from rlswarm_core.chain.devnet import Devnet, DevnetInfo, dev_key
-from tests.hosting.host import ROUNDS, ServeProcess, create_and_deploy, host_env
+from tests.hosting.host import ROUNDS, ServeProcess, crash, create_and_deploy, host_env
 from tests.node.procs import NodeProcess
 
 pytestmark = pytest.mark.slow
@@ -55,10 +54,7 @@ def test_restarted_stage_manager_neither_skips_nor_repeats(tmp_path: Path, fresh
         )  # fmt: skip
         serve.wait_for("StageManagerAdvanced", timeout=300)
         # a crash: the server and every process it started die at once, mid-round
-        tree = [serve.proc, *psutil.Process(serve.proc.pid).children(recursive=True)]
-        for proc in tree:
-            os.kill(proc.pid, signal.SIGKILL)
-        serve.proc.wait(timeout=10)
+        crash(serve.proc)
         restarted = ServeProcess(env, swarm_path)
         assert node.wait(timeout=420) == 0, node.describe()
         assert restarted.proc.wait(timeout=120) == 0, "".join(restarted.stderr)[-2000:]
@@ -83,5 +79,10 @@ def test_restarted_stage_manager_neither_skips_nor_repeats(tmp_path: Path, fresh
         + [(int(e["blockNumber"]), (int(e["args"]["newRoundNumber"]), 0)) for e in round_logs]
     )
     assert [to for _, to in moves] == [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0)]
+    # the restarted manager's bootnode starts with no connections: it still sees the node's rewards (on
+    # the chain) and closes each stage as soon as the node has published, not when the schedule runs out
+    advanced = restarted.of("StageManagerAdvanced")
+    assert advanced, "the restarted stage manager advanced no stage"
+    assert [e["reason"] for e in advanced] == ["all"] * len(advanced), advanced
     stages = [(e["round"], e["stage"]) for e in node.of("StageFinished")]
     assert stages == [(r, s) for r in range(ROUNDS) for s in range(3)]
