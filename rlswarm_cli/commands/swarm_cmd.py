@@ -84,25 +84,15 @@ def create(
     )
 
 
-def _wallet_key() -> str:
-    from rlswarm_core.chain.link import LoginRequired
-    from rlswarm_core.secrets.store import SecretStore
-
-    key = SecretStore().get("wallet_private_key").value
-    if not key:
-        raise LoginRequired("no wallet is stored to sign with", "run `rlswarm login wallet` first")
-    return key
-
-
 @app.command("deploy")
 def deploy(ctx: typer.Context, path: FileArg, json_flag: JsonOpt = False) -> None:
     """Deploy the coordinator contract with your wallet, grant its roles, and record it in the file."""
-    from rlswarm_core.hosting.deploy import deploy_swarm
+    from rlswarm_core.hosting.deploy import deploy_swarm, stored_wallet_key
     from rlswarm_core.hosting.swarmfile import load_swarm_file, save_swarm_file
 
     out = output(ctx, json_flag)
     swarm = load_swarm_file(path)
-    result = deploy_swarm(swarm, _wallet_key())
+    result = deploy_swarm(swarm, stored_wallet_key())
     save_swarm_file(swarm, path)
     out.emit(
         {"path": str(path), **result.__dict__},
@@ -122,18 +112,32 @@ def serve(
     max_rounds: Annotated[
         int | None, typer.Option("--max-rounds", help="Stop once the contract reaches this round.")
     ] = None,
+    install_service: Annotated[
+        bool,
+        typer.Option(
+            "--install-service",
+            help="Write a systemd user unit (Linux) or launchd agent (macOS) that serves FILE at login.",
+        ),
+    ] = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Run the swarm's bootnodes and its stage manager until Ctrl-C; publish the bootnodes on chain."""
     import threading
 
+    from rlswarm_core.hosting.deploy import stored_wallet_key
     from rlswarm_core.hosting.serve import SwarmServer
     from rlswarm_core.hosting.swarmfile import load_swarm_file
     from rlswarm_core.swarm.events import EventBus
 
     out = output(ctx, json_flag)
     swarm = load_swarm_file(path)
-    key = _wallet_key() if swarm.chain is not None else None
+    if install_service:
+        from rlswarm_core.instances.service import install_swarm
+
+        unit = install_swarm(swarm.name, path)
+        human = "\n".join([f"wrote {unit.path}", "enable with:", *(f"  {cmd}" for cmd in unit.enable)])
+        return out.emit({"service": {"path": str(unit.path), "enable": unit.enable}}, human)
+    key = stored_wallet_key() if swarm.chain is not None else None
     bus = EventBus()
     shown = {"BootnodeUp", "BootnodesPublished", "StageManagerAdvanced", "ChainUnavailable", "ChainRecovered"}
 

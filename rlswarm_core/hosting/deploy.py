@@ -94,3 +94,14 @@ def deploy_swarm(swarm: Any, private_key: str) -> Deployment:
         actual,
         chain.rpc_url,
     )
+
+
+def stored_wallet_key() -> str:
+    """The keyring's wallet key, which deploys and serves a swarm (never passed as an argument)."""
+    from rlswarm_core.chain.link import LoginRequired
+    from rlswarm_core.secrets.store import SecretStore
+
+    key = SecretStore().get("wallet_private_key").value
+    if not key:
+        raise LoginRequired("no wallet is stored to sign with", "run `rlswarm login wallet` first")
+    return key
