@@ -81,7 +81,7 @@ _rlswarm() {
     "devnet") words="proxy up --help" ;;
     "devnet proxy") words="--port --org-id --rpc-url --contract --json --help" ;;
     "devnet up") words="--port --chain-id --json --help" ;;
-    "doctor") words="--json --probe --offline --help" ;;
+    "doctor") words="--json --probe --offline --swarm --help" ;;
     "identity") words="create import list name show --help" ;;
     "identity create") words="--name -n --force --json --help" ;;
     "identity import") words="--name -n --force --json --help" ;;
@@ -113,7 +113,7 @@ _rlswarm() {
     "swarm") words="create deploy serve status --help" ;;
     "swarm create") words="--name --task-family --model --set --rpc-url --chain-id --no-chain --host --port --announce --min-peers --grace --max-stage-seconds --force --json --help" ;;
     "swarm deploy") words="--json --help" ;;
-    "swarm serve") words="--max-rounds --json --help" ;;
+    "swarm serve") words="--max-rounds --install-service --json --help" ;;
     "swarm status") words="--stopped-after --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))

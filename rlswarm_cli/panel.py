@@ -53,6 +53,8 @@ def render_panel(view: NodeView, memory_gb: float | None = None, stage_count: in
     parts: list[RenderableType] = [progress, Text(""), facts]
     if view.chain_waiting:
         parts.append(Text(f"chain: {view.chain_waiting}", style="yellow"))
+    if view.swarm_stopped:
+        parts.append(Text(view.swarm_stopped, style="bold yellow"))
     if view.last_error:
         parts.append(Text(f"last problem: {view.last_error}", style="yellow"))
     title = (

@@ -39,3 +39,12 @@ class SwarmLooksStopped(Event):
     quiet_s: float
     round: int
     stage: int
+
+
+@dataclass(frozen=True)
+class SwarmResumed(Event):
+    """A swarm reported stopped moved again: its clock advanced or a bootnode answers."""
+
+    swarm: str
+    round: int
+    stage: int

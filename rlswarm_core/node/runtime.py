@@ -82,6 +82,7 @@ class NodeRuntime:
         self._log: Any = None
         self._metrics: Any = None
         self._pusher: Any = None
+        self._watch: Any = None
 
     # -- preparation -------------------------------------------------------------------------------
     def prepare(self) -> NodeRuntime:
@@ -234,6 +235,10 @@ class NodeRuntime:
             f"joining as {self.role} with profile {self.settings.profile} ({self.settings.model}); "
             "Ctrl-C stops cleanly",
         )
+        if self.swarm is not None and self.settings.contract:
+            from rlswarm_core.hosting.watch import watch_swarm
+
+            self._watch = watch_swarm(self.swarm, self.settings, bus).start()
         # the secrets were read (chain link, Hub token): what the node starts from here on (the DHT
         # process, its p2pd, torch's shared-memory manager) inherits an environment without them
         with secrets_withheld(), self.renderer.running():
@@ -270,6 +275,8 @@ class NodeRuntime:
         from rlswarm_core.swarm.dht_process import route_hivemind_logs
 
         try:
+            if self._watch is not None:
+                self._watch.close()
             if self._pusher is not None:
                 settle = PUSH_SETTLE_ON_STOP_S if self.stop_event.is_set() else PUSH_SETTLE_S
                 if not self._pusher.wait_settled(settle):

@@ -89,6 +89,8 @@ class NodeSettings(BaseModel):
     publish_every_steps: int = Field(4, ge=1)
     # the clock's node stops waiting for live peers this long after min_peers have published
     peer_grace_s: float = Field(30.0, gt=0, le=3600)
+    # a --swarm node says "this swarm looks stopped" after this long with no clock move and no bootnode
+    swarm_stopped_after_s: float = Field(1800.0, gt=0)
     push_every_rounds: int | None = Field(None, ge=1)
     hub_repo_id: str | None = None
     hub_org: str | None = None
