@@ -35,9 +35,11 @@ def test_restarted_stage_manager_neither_skips_nor_repeats(tmp_path: Path, fresh
 
     env = host_env(tmp_path / "host", dev_key(3))
     swarm_path = tmp_path / "swarm.yaml"
-    # a fixed port: the restarted bootnode is where the contract says it is, with the same peer id
+    # a fixed port: the restarted bootnode is where the contract says it is, with the same peer id. The
+    # schedule is long: every stage must close on the node's publication (the first one waits for the
+    # node to start, however slow the machine), none on the schedule
     deployed = create_and_deploy(
-        env, swarm_path, fresh_chain.rpc_url, min_peers=1, port=_free_port(), max_stage_s=30
+        env, swarm_path, fresh_chain.rpc_url, min_peers=1, port=_free_port(), max_stage_s=300
     )
     reader = CoordinatorReader(fresh_chain.rpc_url, deployed["contract"], fresh_chain.chain_id)
     serve = ServeProcess(env, swarm_path)
