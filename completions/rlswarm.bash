@@ -19,6 +19,7 @@ _rlswarm() {
       ":profiles") path="${path:+$path }profiles" ;;
       ":push-hub") path="${path:+$path }push-hub" ;;
       ":rewards") path="${path:+$path }rewards" ;;
+      ":swarm") path="${path:+$path }swarm" ;;
       "alerts:add") path="${path:+$path }add" ;;
       "alerts:list") path="${path:+$path }list" ;;
       "alerts:remove") path="${path:+$path }remove" ;;
@@ -53,10 +54,14 @@ _rlswarm() {
       "profiles:list") path="${path:+$path }list" ;;
       "profiles:recommend") path="${path:+$path }recommend" ;;
       "profiles:show") path="${path:+$path }show" ;;
+      "swarm:create") path="${path:+$path }create" ;;
+      "swarm:deploy") path="${path:+$path }deploy" ;;
+      "swarm:serve") path="${path:+$path }serve" ;;
+      "swarm:status") path="${path:+$path }status" ;;
     esac
   done
   case "$path" in
-    "") words="alerts completion config dashboard devnet doctor identity instances join login logout profiles push-hub rewards --json --debug --quiet -q --no-color --version --help" ;;
+    "") words="alerts completion config dashboard devnet doctor identity instances join login logout profiles push-hub rewards swarm --json --debug --quiet -q --no-color --version --help" ;;
     "alerts") words="add list remove rules test --help" ;;
     "alerts add") words="ntfy telegram webhook --help" ;;
     "alerts add ntfy") words="--topic --server --token --secret-stdin --json --help" ;;
@@ -76,7 +81,7 @@ _rlswarm() {
     "devnet") words="proxy up --help" ;;
     "devnet proxy") words="--port --org-id --rpc-url --contract --json --help" ;;
     "devnet up") words="--port --chain-id --json --help" ;;
-    "doctor") words="--json --probe --offline --help" ;;
+    "doctor") words="--json --probe --offline --swarm --help" ;;
     "identity") words="create import list name show --help" ;;
     "identity create") words="--name -n --force --json --help" ;;
     "identity import") words="--name -n --force --json --help" ;;
@@ -92,7 +97,7 @@ _rlswarm() {
     "instances restart") words="--timeout --json --help" ;;
     "instances start") words="--install-service --json --help" ;;
     "instances stop") words="--timeout --json --help" ;;
-    "join") words="--profile -p --model --max-rounds --rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --min-peers --instance -i --network --rpc-url --contract --json --help" ;;
+    "join") words="--profile -p --model --max-rounds --rounds --initial-peer --port --host --identity --role --coordinator-peer-id --stage-timeout --min-peers --instance -i --network --rpc-url --contract --swarm --json --help" ;;
     "login") words="hf proxy status wallet --help" ;;
     "login hf") words="--token-stdin --allow-read-only --endpoint --insecure-storage --json --help" ;;
     "login proxy") words="--url --insecure-storage --json --help" ;;
@@ -105,6 +110,11 @@ _rlswarm() {
     "profiles show") words="--memory-gb --json --help" ;;
     "push-hub") words="--repo-id --org --private --best-only --all-instances --instance -i --round --optimizer --dry-run --message -m --endpoint --json --help" ;;
     "rewards") words="--instance -i --peer --all --watch -w --interval --times --source --stale-rounds --initial-peer --network --rpc-url --contract --coordinator-peer-id --plot --json --help" ;;
+    "swarm") words="create deploy serve status --help" ;;
+    "swarm create") words="--name --task-family --model --set --rpc-url --chain-id --no-chain --host --port --announce --min-peers --grace --max-stage-seconds --force --json --help" ;;
+    "swarm deploy") words="--json --help" ;;
+    "swarm serve") words="--max-rounds --install-service --json --help" ;;
+    "swarm status") words="--stopped-after --json --help" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -70,6 +70,11 @@ COMMANDS = (
         "Settings: show resolved values, set defaults, find the files.",
     ),
     LazyCommand(
+        "swarm",
+        "rlswarm_cli.commands.swarm_cmd:app",
+        "Host a swarm: create its file, deploy its contract, serve it, check its status.",
+    ),
+    LazyCommand(
         "devnet",
         "rlswarm_cli.commands.devnet_cmd:app",
         "Run a local chain with the SwarmCoordinator contract, for development and tests.",

@@ -26,6 +26,7 @@ from tests.helpers import REPO, Cli, command_leaves, heavy_imports_of, run_rlswa
         ["config", "show"],
         ["logout", "--json"],
         ["completion", "bash"],
+        ["swarm", "status", "/nonexistent/swarm.yaml"],
     ],
     ids=lambda a: " ".join(a),
 )
@@ -101,7 +102,7 @@ def test_every_command_has_json() -> None:
 
 HELP_ORDER = [
     "join", "instances", "rewards", "doctor", "dashboard", "alerts", "push-hub", "login", "logout",
-    "identity", "profiles", "config", "devnet", "completion",
+    "identity", "profiles", "config", "swarm", "devnet", "completion",
 ]  # fmt: skip
 
 

@@ -25,12 +25,16 @@ def doctor(
         bool,
         typer.Option("--offline", help="Skip checks that call remote services (Hugging Face token check)."),
     ] = False,
+    swarm: Annotated[
+        str | None,
+        typer.Option("--swarm", help="Swarm file (path or https URL) the node joins: is the swarm served?"),
+    ] = None,
 ) -> None:
     """Check this machine's setup; exits 1 when any check finds an error."""
     from rlswarm_core.doctor import diagnose, report
 
     out = output(ctx, json_flag)
-    data = report(diagnose(online=not offline, probe=probe))
+    data = report(diagnose(online=not offline, probe=probe, swarm=swarm))
     out.emit(data, lambda: _view(out, data))
     if not data["ok"]:
         raise typer.Exit(1)

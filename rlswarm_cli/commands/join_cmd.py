@@ -64,6 +64,12 @@ def join(
     ] = None,
     rpc_url: RpcUrlOpt = None,
     contract: ContractOpt = None,
+    swarm: Annotated[
+        str | None,
+        typer.Option(
+            "--swarm", help="Swarm file (path or https URL) from the swarm's host: `rlswarm swarm`."
+        ),
+    ] = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Run one node in the foreground: join the swarm, train round after round, publish and checkpoint."""
@@ -91,6 +97,7 @@ def join(
         rounds=rounds,
         stage_timeout_s=stage_timeout,
         min_peers=min_peers,
+        swarm=swarm,
     )
     # the policy stays installed to the end: a Ctrl-C during interpreter shutdown exits at once
     runtime = NodeRuntime(request, JoinDisplay(out), keep_handlers=True)

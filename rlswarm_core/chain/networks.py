@@ -19,7 +19,7 @@ TESTNET_CHAIN_ID = 685685
 TESTNET_RPC_URL = "https://gensyn-testnet.g.alchemy.com/public"
 TESTNET_CONTRACT = "0xFaD7C5e93f28257429569B854151A1B8DCD404c2"
 DEVNET_CHAIN_ID = 31337
-NETWORK_NAMES = ("local", "devnet", "testnet")
+NETWORK_NAMES = ("local", "devnet", "testnet", "swarm")
 DEVNET_STATE_FILE = "devnet.json"
 
 
@@ -90,6 +90,9 @@ def resolve_network(
         )
     elif name == "testnet":
         base = Network("testnet", TESTNET_CHAIN_ID, TESTNET_RPC_URL, TESTNET_CONTRACT)
+    elif name == "swarm":
+        # a community swarm's chain: every value comes from its swarm file (`join --swarm`)
+        base = Network("swarm", None, None, None)
     else:
         raise ConfigError(f"unknown network {name!r}", f"choose one of: {', '.join(NETWORK_NAMES)}")
     overrides: dict[str, object] = {}

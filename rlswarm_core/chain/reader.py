@@ -212,5 +212,20 @@ class CoordinatorReader:
         )
         return str(logs[0]["args"]["peerId"]) if logs else None
 
+    def reward_submitters(self, round_number: int, stage: int) -> set[str]:
+        """The peer ids with a ``RewardSubmitted`` log for (round, stage) in the last
+        ``LOG_LOOKBACK_BLOCKS`` blocks: who the chain has seen publish for that stage."""
+        self.ensure_chain()
+        latest = int(self.rpc(lambda: self.w3.eth.block_number, "read the block number"))
+        event = self.contract.events.RewardSubmitted()
+        filters = {"roundNumber": round_number, "stageNumber": stage}
+        logs = self.rpc(
+            lambda: event.get_logs(
+                argument_filters=filters, from_block=max(0, latest - LOG_LOOKBACK_BLOCKS), to_block=latest
+            ),
+            "read the reward logs",
+        )
+        return {str(entry["args"]["peerId"]) for entry in logs}
+
     def vote_landed(self, round_number: int, peer_id: str) -> bool:
         return len(self.voter_votes(round_number, peer_id)) > 0

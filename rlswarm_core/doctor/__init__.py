@@ -12,10 +12,15 @@ from rlswarm_core.doctor.runner import CHECKS, report, run_check, run_checks
 
 
 def diagnose(
-    *, online: bool = True, probe: bool = False, rpc_url: str | None = None, ctx: DoctorContext | None = None
+    *,
+    online: bool = True,
+    probe: bool = False,
+    rpc_url: str | None = None,
+    swarm: str | None = None,
+    ctx: DoctorContext | None = None,
 ) -> list[CheckResult]:
     """Run every check for this installation; results come ranked error > warning > ok."""
-    return run_checks(ctx or build_context(online=online, probe=probe, rpc_url=rpc_url))
+    return run_checks(ctx or build_context(online=online, probe=probe, rpc_url=rpc_url, swarm=swarm))
 
 
 __all__ = [

@@ -28,6 +28,8 @@ class DoctorContext:
     rpc_url: str | None = None
     hub_timeout: float = HUB_TIMEOUT_S
     net_timeout: float = NET_TIMEOUT_S
+    # the swarm file (path or URL) the node joins with `join --swarm`, when the doctor is given one
+    swarm: str | None = None
 
 
 def _raw_config(paths: AppPaths) -> dict[str, Any]:
@@ -65,6 +67,7 @@ def build_context(
     online: bool = True,
     probe: bool = False,
     rpc_url: str | None = None,
+    swarm: str | None = None,
 ) -> DoctorContext:
     """Resolve the node's settings; a broken config is recorded (and reported) instead of raised."""
     from rlswarm_core.settings.resolve import resolve_node_settings
@@ -97,4 +100,5 @@ def build_context(
         online=online,
         probe=probe,
         rpc_url=configured_rpc_url(rpc_url, settings),
+        swarm=swarm,
     )

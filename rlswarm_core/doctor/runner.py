@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rlswarm_core.doctor import identities, network, p2pd, secrets_checks, system, wallets
+from rlswarm_core.doctor import hosted, identities, network, p2pd, secrets_checks, system, wallets
 from rlswarm_core.doctor.context import DoctorContext
 from rlswarm_core.doctor.result import ERROR, WARNING, CheckResult, rank
 from rlswarm_core.secrets.redact import redact
@@ -31,6 +31,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ),
     ("p2pd", lambda ctx: p2pd.check_p2pd()),
     ("shared-wallet", wallets.check_shared_wallets),
+    ("swarm", hosted.check_swarm),
 )
 
 MAX_WORKERS = 8

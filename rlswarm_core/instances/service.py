@@ -1,4 +1,5 @@
-"""Service files that run an instance's supervisor at login: a systemd user unit or a launchd agent."""
+"""Service files that run an instance's supervisor (or a hosted swarm's server, ``swarm serve``) at
+login: a systemd user unit or a launchd agent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rlswarm_core.instances.registry import load
 from rlswarm_core.system.paths import HOME_ENV, app_paths
 
 LAUNCHD_LABEL = "org.rlswarm.instance.{name}"
+SWARM_LAUNCHD_LABEL = "org.rlswarm.swarm.{name}"
 
 
 @dataclass(frozen=True)
@@ -39,23 +41,31 @@ def _systemd_quote(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _serve_command(swarm_file: Path) -> list[str]:
+    return [sys.executable, "-m", "rlswarm_cli.main", "swarm", "serve", str(swarm_file.resolve())]
+
+
 def systemd_unit(name: str, home: Path | None = None) -> ServiceFile:
+    return _systemd(f"rlswarm-{name}", f"rlswarm instance {name}", _command(name), home)
+
+
+def _systemd(stem: str, description: str, command: list[str], home: Path | None) -> ServiceFile:
     home = home or Path.home()
     config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    path = config / "systemd" / "user" / f"rlswarm-{name}.service"
+    path = config / "systemd" / "user" / f"{stem}.service"
     env_lines = "".join(f"Environment={_systemd_quote(f'{k}={v}')}\n" for k, v in _environment().items())
     text = (
         "[Unit]\n"
-        f"Description=rlswarm instance {name}\n"
+        f"Description={description}\n"
         "After=network-online.target\n"
         "Wants=network-online.target\n\n"
         "[Service]\n"
         "Type=simple\n"
-        f"ExecStart={' '.join(_systemd_quote(a) for a in _command(name))}\n"
+        f"ExecStart={' '.join(_systemd_quote(a) for a in command)}\n"
         f"{env_lines}"
         "Restart=on-failure\n"
         "RestartSec=10\n"
-        # the supervisor stops the node itself on SIGTERM; give it time to finish the step
+        # the supervisor (or server) stops its node(s) itself on SIGTERM; give it time to finish
         "KillMode=mixed\n"
         "TimeoutStopSec=60\n\n"
         "[Install]\n"
@@ -71,14 +81,17 @@ def systemd_unit(name: str, home: Path | None = None) -> ServiceFile:
 
 
 def launchd_plist(name: str, home: Path | None = None) -> ServiceFile:
+    return _launchd(LAUNCHD_LABEL.format(name=name), _command(name), f"{name}.service.log", home)
+
+
+def _launchd(label: str, command: list[str], log_name: str, home: Path | None) -> ServiceFile:
     home = home or Path.home()
-    label = LAUNCHD_LABEL.format(name=name)
     path = home / "Library" / "LaunchAgents" / f"{label}.plist"
-    args = "".join(f"    <string>{escape(a)}</string>\n" for a in _command(name))
+    args = "".join(f"    <string>{escape(a)}</string>\n" for a in command)
     env = "".join(
         f"    <key>{escape(k)}</key>\n    <string>{escape(v)}</string>\n" for k, v in _environment().items()
     )
-    log = escape(str(app_paths().logs / f"{name}.service.log"))
+    log = escape(str(app_paths().logs / log_name))
     text = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" '
@@ -112,6 +125,36 @@ def service_file(name: str, platform: str | None = None, home: Path | None = Non
 
 def install(name: str, platform: str | None = None, home: Path | None = None) -> ServiceFile:
     service = service_file(name, platform, home)
+    service.path.parent.mkdir(parents=True, exist_ok=True)
+    service.path.write_text(service.text, encoding="utf-8")
+    return service
+
+
+def swarm_service(
+    swarm_name: str, swarm_file: Path, platform: str | None = None, home: Path | None = None
+) -> ServiceFile:
+    """The service that runs ``rlswarm swarm serve FILE`` (the swarm's bootnodes and stage manager).
+
+    The wallet key stays in the keyring (never in the unit): the service reads it there at start.
+    """
+    platform = platform or sys.platform
+    command = _serve_command(swarm_file)
+    if platform.startswith("linux"):
+        return _systemd(
+            f"rlswarm-swarm-{swarm_name}", f"rlswarm swarm {swarm_name} (swarm serve)", command, home
+        )
+    if platform == "darwin":
+        label = SWARM_LAUNCHD_LABEL.format(name=swarm_name)
+        return _launchd(label, command, f"swarm-{swarm_name}.service.log", home)
+    raise RlswarmError(
+        f"no service manager support on {platform}", "run 'rlswarm swarm serve' from a terminal instead"
+    )
+
+
+def install_swarm(
+    swarm_name: str, swarm_file: Path, platform: str | None = None, home: Path | None = None
+) -> ServiceFile:
+    service = swarm_service(swarm_name, swarm_file, platform, home)
     service.path.parent.mkdir(parents=True, exist_ok=True)
     service.path.write_text(service.text, encoding="utf-8")
     return service

@@ -83,6 +83,13 @@ def describe(event: Any) -> str | None:
             f"warning: dropped {event.dropped} output(s) ({event.dropped_bytes} bytes) of peer "
             f"{event.peer_id} for round {event.round} stage {event.stage}: over the per-peer cap"
         )
+    if kind == "SwarmLooksStopped":
+        return (
+            f"warning: this swarm looks stopped: {event.swarm} shows no round progress and no bootnode "
+            f"answers for {event.quiet_s:.0f} s; ask its host to run `rlswarm swarm serve`, or join another"
+        )
+    if kind == "SwarmResumed":
+        return f"swarm {event.swarm} moves again (round {event.round} stage {event.stage})"
     if kind == "ChainSubmitted":
         return f"chain {event.what} for round {event.round}: {event.status} {event.message}".rstrip()
     return None

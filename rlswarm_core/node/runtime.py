@@ -48,6 +48,9 @@ class NodeRequest:
     rounds: int | None = None
     stage_timeout_s: float = 600.0
     min_peers: int = 1
+    # a swarm file (path or https URL): its values are a settings layer between the profile and the
+    # user config, its chain is checked against the file, and its bootnodes come from the chain
+    swarm: str | None = None
 
 
 class NodeRuntime:
@@ -79,9 +82,11 @@ class NodeRuntime:
         self.identity_path: Path | None = None
         self.peer_id = ""
         self.link: Any = None
+        self.swarm: Any = None
         self._log: Any = None
         self._metrics: Any = None
         self._pusher: Any = None
+        self._watch: Any = None
 
     # -- preparation -------------------------------------------------------------------------------
     def prepare(self) -> NodeRuntime:
@@ -117,10 +122,23 @@ class NodeRuntime:
         instance_values = load_yaml_mapping(
             self.paths.instances / self.request.instance / "settings.yaml", "instance settings"
         )
-        return resolve_node_settings(self.request.settings, instance=instance_values).settings
+        layer = None
+        if self.request.swarm:
+            from rlswarm_core.hosting.swarmfile import read_swarm_source, settings_layer
+
+            self.swarm = read_swarm_source(self.request.swarm)
+            layer = settings_layer(self.swarm)
+        settings = resolve_node_settings(
+            self.request.settings, instance=instance_values, swarm=layer
+        ).settings
+        if self.swarm is not None:
+            _check_swarm_model(self.swarm, settings.model)
+        return settings
 
     def _pick_role(self) -> str:
-        role = self.request.role or ("follower" if self.settings.initial_peers else "coordinator")
+        # a swarm's clock is its stage manager's (`rlswarm swarm serve`): its nodes follow
+        default = "follower" if self.settings.initial_peers or self.swarm is not None else "coordinator"
+        role = self.request.role or default
         if role not in ROLES:
             raise ConfigError(f"unknown role {role!r}", "use coordinator or follower")
         return role
@@ -142,8 +160,13 @@ class NodeRuntime:
     def _connect_chain(self) -> Any:
         from rlswarm_core.chain.link import connect_chain
 
+        if self.swarm is not None:
+            _check_swarm_chain(self.swarm, self.settings)
         link = connect_chain(self.settings, self.peer_id)  # LoginRequired: the caller may log in and retry
         assert link is not None
+        if self.swarm is not None and not self.settings.initial_peers:
+            self.settings.initial_peers = _chain_bootnodes(self.swarm, link.reader)
+            self.notice("info", f"bootnodes from the contract: {', '.join(self.settings.initial_peers)}")
         self.notice(
             "info", f"on-chain coordinator {link.network.contract} on {link.network.name} ({link.mode} mode)"
         )
@@ -221,6 +244,10 @@ class NodeRuntime:
             f"joining as {self.role} with profile {self.settings.profile} ({self.settings.model}); "
             "Ctrl-C stops cleanly",
         )
+        if self.swarm is not None and self.settings.contract:
+            from rlswarm_core.hosting.watch import watch_swarm
+
+            self._watch = watch_swarm(self.swarm, self.settings, bus).start()
         # the secrets were read (chain link, Hub token): what the node starts from here on (the DHT
         # process, its p2pd, torch's shared-memory manager) inherits an environment without them
         with secrets_withheld(), self._warnings_to_log(), self.renderer.running():
@@ -275,6 +302,8 @@ class NodeRuntime:
         from rlswarm_core.swarm.dht_process import route_hivemind_logs
 
         try:
+            if self._watch is not None:
+                self._watch.close()
             if self._pusher is not None:
                 settle = PUSH_SETTLE_ON_STOP_S if self.stop_event.is_set() else PUSH_SETTLE_S
                 if not self._pusher.wait_settled(settle):
@@ -293,6 +322,37 @@ class NodeRuntime:
 def run_node(request: NodeRequest | None = None, renderer: NodeRenderer | None = None, **options: Any) -> Any:
     """Prepare and run a node (see :class:`NodeRuntime` for ``options``); its summary."""
     return NodeRuntime(request, renderer, **options).run()
+
+
+def _check_swarm_model(swarm: Any, model: str) -> None:
+    allowed = [swarm.model.name, *swarm.model.allowed]
+    if swarm.model.allowed and model not in allowed:
+        raise ConfigError(
+            f"swarm {swarm.name!r} does not allow model {model!r}", f"use one of: {', '.join(allowed)}"
+        )
+
+
+def _check_swarm_chain(swarm: Any, settings: Any) -> None:
+    """The chain the node will use must be the swarm file's: same chain id, same coordinator code."""
+    from rlswarm_core.chain.reader import CoordinatorReader
+    from rlswarm_core.hosting.chaincheck import check_swarm_chain
+
+    if swarm.chain is None or not settings.contract or not settings.rpc_url:
+        raise ConfigError(
+            f"swarm {swarm.name!r} has no deployed coordinator in its file",
+            "ask its host for the file written by `rlswarm swarm deploy`",
+        )
+    check_swarm_chain(swarm, CoordinatorReader(settings.rpc_url, settings.contract, settings.chain_id))
+
+
+def _chain_bootnodes(swarm: Any, reader: Any) -> list[str]:
+    found = [b for b in reader.bootnodes() if b]
+    if not found:
+        raise ConfigError(
+            f"swarm {swarm.name!r} lists no bootnode, in its file or on its contract",
+            "the swarm looks stopped: ask its host to run `rlswarm swarm serve`, or pass --initial-peer",
+        )
+    return found
 
 
 def _auto_push(node: Any, settings: Any, instance: str) -> Any:

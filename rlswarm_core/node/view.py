@@ -42,6 +42,8 @@ class NodeView:
     last_chain: str = ""
     # set while the chain endpoint is unreachable (the chain clock answers from its last read)
     chain_waiting: str = ""
+    # set while the swarm (--swarm) shows no clock move and no live bootnode: its host looks gone
+    swarm_stopped: str = ""
     last_push: str = ""
     last_checkpoint: str = ""
     last_error: str = ""
@@ -134,6 +136,15 @@ class NodeView:
 
     def _on_ChainRecovered(self, get: Any) -> None:
         self.chain_waiting = ""
+
+    def _on_SwarmLooksStopped(self, get: Any) -> None:
+        self.swarm_stopped = (
+            f"swarm {get('swarm')} looks stopped: no round progress and no bootnode for "
+            f"{float(get('quiet_s', 0.0)):.0f} s; training waits for its host"
+        )
+
+    def _on_SwarmResumed(self, get: Any) -> None:
+        self.swarm_stopped = ""
 
     def _on_PushDone(self, get: Any) -> None:
         self.last_push = f"round {get('round')} -> {get('repo_id', '')}"

@@ -25,7 +25,7 @@ Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 TaskFamily = Literal["gsm8k", "reasoning-gym", "code"]
 CodeSandbox = Literal["auto", "bubblewrap", "rlimits"]
-Network = Literal["local", "devnet", "testnet"]
+Network = Literal["local", "devnet", "testnet", "swarm"]
 _RPC_URL = re.compile(r"^(https?|wss?)://\S+$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -91,6 +91,8 @@ class NodeSettings(BaseModel):
     publish_every_steps: int = Field(4, ge=1)
     # the clock's node stops waiting for live peers this long after min_peers have published
     peer_grace_s: float = Field(20.0, gt=0, le=3600)
+    # a --swarm node says "this swarm looks stopped" after this long with no clock move and no bootnode
+    swarm_stopped_after_s: float = Field(1800.0, gt=0)
     push_every_rounds: int | None = Field(None, ge=1)
     hub_repo_id: str | None = None
     hub_org: str | None = None
@@ -169,6 +171,7 @@ def resolve(
     profile_values: Mapping[str, Any] | None = None,
     profile_name: str | None = None,
     family_values: Mapping[str, Mapping[str, Any]] | None = None,
+    swarm: Mapping[str, Any] | None = None,
 ) -> ResolvedSettings:
     """Merge the layers; ``flags`` must hold only options the user actually typed (no defaults).
 
@@ -178,6 +181,8 @@ def resolve(
     layers: list[tuple[str, Mapping[str, Any]]] = [
         ("default", {}),
         (profile_source, profile_values or {}),
+        # a swarm file's values (`join --swarm`): above the profile, below what the operator configured
+        ("swarm", swarm or {}),
         ("config", user_config or {}),
         ("instance", instance or {}),
         ("env", env_overrides(environ)),

@@ -97,6 +97,7 @@ def resolve_node_settings(
     paths: AppPaths | None = None,
     memory_gb: float | None = None,
     detect_hardware: bool = True,
+    swarm: Mapping[str, Any] | None = None,
 ) -> ResolvedSettings:
     """Pick the profile (flag > env > instance > config > hardware recommendation) and merge all layers."""
     from rlswarm_core.settings import profiles
@@ -132,4 +133,5 @@ def resolve_node_settings(
         profile_values=profile.values_for(memory_gb),
         profile_name=profile.name,
         family_values=profile.families,
+        swarm=swarm,
     )

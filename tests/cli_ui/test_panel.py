@@ -78,3 +78,20 @@ def test_view_replays_journal_dicts_like_live_events() -> None:
 def test_panel_before_the_clock_is_known() -> None:
     text = _render(NodeView())
     assert "starting…" in text and "rlswarm node" in text
+
+
+def test_panel_says_when_the_swarm_looks_stopped() -> None:
+    from rlswarm_core.hosting.events import SwarmLooksStopped, SwarmResumed
+    from rlswarm_core.node.journal import event_to_dict
+    from rlswarm_core.node.lines import describe
+
+    view = NodeView()
+    for event in _events():
+        view.apply(event)
+    stopped = SwarmLooksStopped(swarm="club", quiet_s=1800.0, round=3, stage=1)
+    view.apply(event_to_dict(stopped))
+    text = " ".join(_render(view).replace("│", " ").split())
+    assert "swarm club looks stopped: no round progress and no bootnode for 1800 s" in text
+    assert "this swarm looks stopped" in (describe(stopped) or "")
+    view.apply(SwarmResumed(swarm="club", round=3, stage=2))
+    assert "looks stopped" not in _render(view)
