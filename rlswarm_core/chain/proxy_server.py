@@ -17,8 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rlswarm_core.chain.errors import ChainError, ChainUnavailable, ContractRevert, PeerIdTaken
+from rlswarm_core.chain.proxy import register_org_id
 from rlswarm_core.chain.wallet import WalletClient
-from rlswarm_core.secrets.redact import redact, register_secret
+from rlswarm_core.secrets.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class ProxyServer:
     """Serve the proxy API for ``org_id`` with ``wallet`` signing; ``start()`` runs it on a thread."""
 
     def __init__(self, wallet: WalletClient, org_id: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        register_secret(org_id)
+        register_org_id(org_id)
         self.wallet = wallet
         self._org_id = org_id
         self._server = _QuietServer((host, port), self._handler_class())

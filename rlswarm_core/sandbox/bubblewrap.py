@@ -124,17 +124,26 @@ class BubblewrapSandbox(Sandbox):
             raise RuntimeError("no interpreter")  # availability() refuses this case first
         # bwrap reports the host pid of the namespace's PID 1 on this pipe
         info_read, info_write = os.pipe()
+        # each descriptor is closed exactly once: closing one twice would close whatever another thread's
+        # sandbox got under the same number in between (runs score replies in parallel)
+        open_fds = {info_read, info_write}
+
+        def close(fd: int) -> None:
+            if fd in open_fds:
+                open_fds.discard(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
         try:
             argv = bwrap_argv(self.binary, self.interpreter, self.limits.tmp_mb << 20)
             argv[1:1] = ["--info-fd", str(info_write)]
 
             def settle() -> None:
-                os.close(info_write)
+                close(info_write)
                 wait_for_namespace(info_read)
 
             # bwrap gets a clean environment too: nothing of the node's (tokens, keys) reaches the sandbox
             yield Launch(argv, {"PATH": "/usr/bin:/bin"}, None, self.run_as, (info_write,), settle)
         finally:
-            for fd in (info_read, info_write):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            close(info_read)
+            close(info_write)

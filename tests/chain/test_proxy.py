@@ -104,3 +104,16 @@ def test_unreachable_proxy_is_a_transport_failure() -> None:
     client = ProxyClient(f"http://127.0.0.1:{port}", "org-123456", retries=2, backoff_s=0.01)
     with client, pytest.raises(ChainUnavailable, match="after 3 attempts"):
         client.submit_reward(0, 0, 1, "QmPeer")
+
+
+def test_the_devnet_default_org_id_is_not_masked_but_a_real_one_is() -> None:
+    from rlswarm_core.secrets.redact import redact
+
+    # `rlswarm devnet proxy` accepts the public org id "devnet" by default: masking it would turn
+    # "--network devnet" into "--network ***" in every line the process prints afterwards
+    with ProxyClient("http://127.0.0.1:9", "devnet"):
+        pass
+    assert redact("rlswarm join --network devnet") == "rlswarm join --network devnet"
+    with ProxyClient("http://127.0.0.1:9", "org-4242-private"):
+        pass
+    assert redact("org id org-4242-private") == "org id ***"
