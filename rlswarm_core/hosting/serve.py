@@ -45,6 +45,7 @@ class SwarmServer:
 
     def start(self) -> SwarmServer:
         from rlswarm_core.swarm.dht import DHTOptions, start_node
+        from rlswarm_core.swarm.reachability import serve_reachability
 
         serve = self.swarm.serve
         if not serve.ports:
@@ -62,6 +63,8 @@ class SwarmServer:
                 )
                 node = start_node(options, self.events)
                 self.nodes.append(node)
+                # the swarm's nodes ask a bootnode to dial them back (join, doctor)
+                serve_reachability(node)
                 maddrs = tuple(node.visible_maddrs())
                 known.extend(maddrs[:1])
                 self.events.emit(BootnodeUp(peer_id=node.peer_id, maddrs=maddrs))
