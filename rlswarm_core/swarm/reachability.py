@@ -236,19 +236,36 @@ def check_reachability(
             partial(ask_peers, peers=targets, timeout_s=timeout_s), return_future=True
         )
         answer = _wait(future, timeout_s * len(targets) + 10.0, stop or threading.Event())
+        result = _from_answer(answer)
+        fix = fix_for(result, node.options.host, node.options.announce_maddrs, listen_ports(node))
     except Exception as exc:
         return ReachabilityResult(None, reason=_one_line(exc))
-    result = ReachabilityResult(
-        reachable=answer.get("reachable"),
-        asked=str(answer.get("asked", "")),
-        address=str(answer.get("address", "")),
-        tried=tuple(str(a) for a in answer.get("tried", ())),
-        observed=str(answer.get("observed", "")),
-        announced=bool(answer.get("announced", True)),
-        reason=str(answer.get("reason", "")),
-    )
-    fix = fix_for(result, node.options.host, node.options.announce_maddrs, listen_ports(node))
     return dataclasses.replace(result, fix=fix)
+
+
+def _from_answer(answer: dict[str, Any]) -> ReachabilityResult:
+    """The asked peer's answer, checked: a peer may be buggy or hostile, and its answer reaches the
+    operator's terminal and the journal."""
+    reachable = answer.get("reachable")
+    observed = _clean(answer.get("observed"), 50)
+    if observed:
+        observed = str(ipaddress.ip_address(observed))  # ValueError: not an answer to trust
+    tried = answer.get("tried")
+    return ReachabilityResult(
+        reachable=reachable if isinstance(reachable, bool) else None,
+        asked=_clean(answer.get("asked"), 100),
+        address=_clean(answer.get("address"), 200),
+        tried=tuple(_clean(a, 200) for a in tried[:MAX_DIALLED]) if isinstance(tried, list) else (),
+        observed=observed,
+        announced=answer.get("announced", True) is not False,
+        reason=_clean(answer.get("reason"), 300),
+    )
+
+
+def _clean(value: Any, limit: int) -> str:
+    """One line of printable text (no terminal escapes), at most ``limit`` characters."""
+    text = " ".join(str(value or "").split())
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
 def _wait(future: Any, timeout_s: float, stop: threading.Event) -> Any:

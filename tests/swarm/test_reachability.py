@@ -228,6 +228,15 @@ def test_dial_candidates_stay_on_the_askers_ip() -> None:
     assert dial_candidates(["/ip4/1.2.3.4/udp/5/quic"], ["1.2.3.4"]) == []
 
 
+def test_an_answer_from_a_hostile_peer_is_cleaned_or_refused() -> None:
+    from rlswarm_core.swarm.reachability import _from_answer
+
+    odd = _from_answer({"reachable": "yes", "reason": "\x1b[2Jgone\nnext", "tried": "/ip4/1.2.3.4/tcp/1"})
+    assert odd.reachable is None and odd.reason == "[2Jgone next" and odd.tried == ()
+    with pytest.raises(ValueError):
+        _from_answer({"reachable": False, "observed": "not an ip"})
+
+
 def test_fix_lines_name_the_port_and_what_to_set() -> None:
     def unreachable(reason: str, **kw: Any) -> ReachabilityResult:
         base = dict(reachable=False, tried=("/ip4/203.0.113.7/tcp/38331",), observed="203.0.113.7")
