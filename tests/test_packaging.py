@@ -53,3 +53,11 @@ def test_unpacked_wheel_finds_its_profiles(wheel: Path, tmp_path: Path) -> None:
     folder, count, completions = done.stdout.split()
     assert Path(folder).is_relative_to(site) and Path(completions).is_relative_to(site)
     assert int(count) == len(list((REPO / "profiles").glob("*.yaml")))
+
+
+def test_the_engine_never_imports_or_starts_the_command_line_package() -> None:
+    """rlswarm_core is a library: no module of it names rlswarm_cli, neither in an import nor in a
+    command line it starts (a supervisor or service runs ``python -m rlswarm_core.…``)."""
+    core = Path(__file__).resolve().parent.parent / "rlswarm_core"
+    naming = [str(p.relative_to(core)) for p in core.rglob("*.py") if "rlswarm_cli" in p.read_text()]
+    assert naming == []

@@ -125,7 +125,7 @@ def serve(
     import threading
 
     from rlswarm_core.hosting.deploy import stored_wallet_key
-    from rlswarm_core.hosting.serve import SwarmServer
+    from rlswarm_core.hosting.serve import SwarmServer, reported
     from rlswarm_core.hosting.swarmfile import load_swarm_file
     from rlswarm_core.swarm.events import EventBus
 
@@ -139,15 +139,11 @@ def serve(
         return out.emit({"service": {"path": str(unit.path), "enable": unit.enable}}, human)
     key = stored_wallet_key() if swarm.chain is not None else None
     bus = EventBus()
-    shown = {"BootnodeUp", "BootnodesPublished", "StageManagerAdvanced", "ChainUnavailable", "ChainRecovered"}
 
     def show(event: object) -> None:
-        kind = type(event).__name__
-        if kind in shown:
-            data = {"kind": kind, **event.__dict__}
-            out.record(
-                data, f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("kind", "at"))
-            )
+        report = reported(event)
+        if report is not None:
+            out.record(*report)
 
     bus.subscribe(show)
     interrupt_on_sigterm()

@@ -30,6 +30,21 @@ def bootnode_peer_id(swarm_name: str, index: int = 0) -> str:
     return load_identity(bootnode_identity(swarm_name, index)).peer_id
 
 
+# what ``swarm serve`` reports as it runs (the rest of the bus is the stage manager's own chatter)
+REPORTED_EVENTS = frozenset(
+    {"BootnodeUp", "BootnodesPublished", "StageManagerAdvanced", "ChainUnavailable", "ChainRecovered"}
+)
+
+
+def reported(event: object) -> tuple[dict[str, Any], str] | None:
+    """``(record, line)`` for an event ``swarm serve`` reports, else None."""
+    kind = type(event).__name__
+    if kind not in REPORTED_EVENTS:
+        return None
+    data = {"kind": kind, **event.__dict__}
+    return data, f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("kind", "at"))
+
+
 class SwarmServer:
     def __init__(
         self, swarm: Any, *, private_key: str | None, events: Any, max_rounds: int | None = None

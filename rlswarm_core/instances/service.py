@@ -42,7 +42,7 @@ def _systemd_quote(arg: str) -> str:
 
 
 def _serve_command(swarm_file: Path) -> list[str]:
-    return [sys.executable, "-m", "rlswarm_cli.main", "swarm", "serve", str(swarm_file.resolve())]
+    return [sys.executable, "-m", "rlswarm_core.hosting", "serve", str(swarm_file.resolve())]
 
 
 def systemd_unit(name: str, home: Path | None = None) -> ServiceFile:

@@ -122,7 +122,7 @@ class DHTCoordinator(Coordinator):
         self._local: RoundStage | None = None
         self._stage_started = time.time()
         self._stage_first_step: int | None = None
-        self._last_poll = 0.0
+        self._last_poll = float("-inf")
         self._last_publish = 0.0
         self._publish_failed = False
         self.malformed = 0
@@ -183,7 +183,7 @@ class DHTCoordinator(Coordinator):
 
     # -- both roles ----------------------------------------------------------------------------------
     def poll(self) -> RoundStage:
-        self._last_poll = 0.0  # the caller paces the reads: skip the throttle of current()
+        self._last_poll = float("-inf")  # the caller paces the reads: skip the throttle of current()
         return self.current()
 
     def current(self) -> RoundStage:
