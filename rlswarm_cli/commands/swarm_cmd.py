@@ -179,7 +179,12 @@ def status(
     def human() -> object:
         rows = [
             ["swarm", found.name],
-            ["round / stage", f"{found.round} / {found.stage} (of {found.stage_count})"],
+            [
+                "round / stage",
+                f"{found.round} / {found.stage} (of {found.stage_count})"
+                if found.round is not None
+                else "- (no chain clock: a DHT-only swarm, or the contract could not be read)",
+            ],
             ["peers seen", found.peers_seen],
             ["submissions", ", ".join(f"{k}: {v}" for k, v in found.submissions.items()) or "none"],
             ["bootnodes reachable", f"{sum(b.reachable for b in found.bootnodes)} of {len(found.bootnodes)}"],

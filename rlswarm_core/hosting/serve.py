@@ -42,7 +42,15 @@ def reported(event: object) -> tuple[dict[str, Any], str] | None:
     if kind not in REPORTED_EVENTS:
         return None
     data = {"kind": kind, **event.__dict__}
-    return data, f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("kind", "at"))
+    shown = ", ".join(f"{k}={_plain(v)}" for k, v in data.items() if k not in ("kind", "at"))
+    return data, f"{kind}: {shown}"
+
+
+def _plain(value: object) -> str:
+    """A value as an operator writes it: lists comma-separated, nothing unset shown as Python's None."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(_plain(v) for v in value) or "-"
+    return "-" if value is None else str(value)
 
 
 class SwarmServer:
