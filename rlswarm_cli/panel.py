@@ -164,6 +164,8 @@ class NodePanel:
             parts.append(Text(f"chain: {view.chain_waiting}", style="yellow", overflow="fold"))
         if view.swarm_stopped:
             parts.append(Text(view.swarm_stopped, style="bold yellow", overflow="fold"))
+        if view.unreachable:
+            parts.append(Text(view.unreachable, style="yellow", overflow="fold"))
         if view.last_error:
             parts.append(Text(f"last problem: {view.last_error}", style="yellow", overflow="fold"))
         title = (

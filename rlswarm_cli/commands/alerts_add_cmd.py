@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -33,7 +34,7 @@ def _read_secret(label: str, from_stdin: bool) -> str:
 
 def _add(ctx: typer.Context, channel: Any, secret: str | None, json_flag: bool) -> None:
     from rlswarm_core.alerts.config import load_config, save_config
-    from rlswarm_core.secrets.store import SecretStore, alert_channel_key
+    from rlswarm_core.secrets.store import SecretStore, alert_channel_key, spec_for
 
     out = output(ctx, json_flag)
     config = load_config()
@@ -41,15 +42,29 @@ def _add(ctx: typer.Context, channel: Any, secret: str | None, json_flag: bool) 
         raise typer.BadParameter(
             f"a channel named {channel.name!r} exists; remove it first", param_hint="NAME"
         )
-    where = "no secret"
-    if secret is not None:
-        stored = SecretStore().set(alert_channel_key(channel.name), secret)
-        where = stored.where()
+    where = None
+    env_var = spec_for(alert_channel_key(channel.name)).env_vars[0]
+    if secret is not None and os.environ.get(env_var, "").strip():
+        where = f"the environment ({env_var})"  # the instances read it there; the keyring is not needed
+    elif secret is not None:
+        from rlswarm_core.secrets.store import SecretStoreError
+
+        try:
+            where = SecretStore().set(alert_channel_key(channel.name), secret).where()
+        except SecretStoreError as exc:
+            # login's --insecure-storage does not exist here: the way out is the channel's variable
+            raise SecretStoreError(
+                exc.message,
+                "start gnome-keyring or another Secret Service, or set "
+                f"{env_var} here and where the instances run, and add the channel again",
+            ) from None
     config.channels.append(channel)
     path = save_config(config)
     out.emit(
         {"added": channel.model_dump(exclude_none=True), "secret": where, "file": str(path)},
-        f"added {channel.kind} channel {channel.name} ({channel.target}); secret in {where}\n"
+        f"added {channel.kind} channel {channel.name} ({channel.target})"
+        + (f"; secret in {where}" if where else "; no secret")
+        + "\n"
         f"send a test message with: rlswarm alerts test {channel.name}",
     )
 

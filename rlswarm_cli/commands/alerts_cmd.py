@@ -9,6 +9,7 @@ import typer
 from rlswarm_cli.app import new_app, output
 from rlswarm_cli.commands import alerts_add_cmd
 from rlswarm_cli.options import JsonOpt
+from rlswarm_cli.output import human_value
 
 app = new_app("alerts", "Alerts from the instance supervisors: node down, not earning, chain, memory, disk.")
 app.add_typer(alerts_add_cmd.app, name="add")
@@ -37,7 +38,7 @@ def list_cmd(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     for name, entry in current["deliveries"].items():
         if entry.get("last_error"):
             lines.append(f"warning: last delivery to {name} failed: {entry['last_error']}")
-    lines += ["rules:", *(f"  {k}: {v}" for k, v in config.rules.model_dump().items())]
+    lines += ["rules:", *(f"  {k}: {human_value(v)}" for k, v in config.rules.model_dump().items())]
     lines += [f"active: {key}: {entry.get('detail', '')}" for key, entry in current["active"].items()]
     out.emit(data, "\n".join(lines))
 
@@ -122,4 +123,4 @@ def rules_cmd(
             raise typer.BadParameter(f"{first['loc'][0]}: {first['msg']}", param_hint="--set") from None
         save_config(config)
     data = config.rules.model_dump()
-    out.emit({"rules": data}, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    out.emit({"rules": data}, "\n".join(f"{k}: {human_value(v)}" for k, v in data.items()))

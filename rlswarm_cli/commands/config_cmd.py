@@ -17,7 +17,7 @@ KeyArg = Annotated[str, typer.Argument(help="A setting name, e.g. profile or dht
 
 @app.command("show")
 def show_cmd(ctx: typer.Context, profile: ProfileOpt = None, json_flag: JsonOpt = False) -> None:
-    """Show every setting, its value and its source (flag, env, instance, config, profile, default)."""
+    """Show every setting, its value and its source (flag, env, instance, config, swarm, profile, default)."""
     from rlswarm_core.settings.resolve import resolve_node_settings
 
     out = output(ctx, json_flag)

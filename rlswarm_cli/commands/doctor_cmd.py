@@ -19,7 +19,12 @@ def doctor(
     ctx: typer.Context,
     json_flag: JsonOpt = False,
     probe: Annotated[
-        bool, typer.Option("--probe", help="Also import torch to confirm it sees the accelerator (slower).")
+        bool,
+        typer.Option(
+            "--probe",
+            help="Also import torch to confirm it sees the accelerator, and ask a bootnode to dial the DHT "
+            "port back (slower).",
+        ),
     ] = False,
     offline: Annotated[
         bool,
@@ -27,7 +32,11 @@ def doctor(
     ] = False,
     swarm: Annotated[
         str | None,
-        typer.Option("--swarm", help="Swarm file (path or https URL) the node joins: is the swarm served?"),
+        typer.Option(
+            "--swarm",
+            help="Swarm file (path or https URL) the node joins: is the swarm served, and can its "
+            "bootnodes dial this node?",
+        ),
     ] = None,
 ) -> None:
     """Check this machine's setup; exits 1 when any check finds an error."""

@@ -17,7 +17,13 @@ if TYPE_CHECKING:
 app = new_app("identity", "Node identities: create, import, show.")
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Identity name (one per node instance).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing identity file.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an existing identity file; on import, also accept a key held under another name.",
+    ),
+]
 
 
 def identity_path(name: str) -> Path:

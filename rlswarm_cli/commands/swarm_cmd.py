@@ -51,7 +51,7 @@ def create(
     import yaml
 
     from rlswarm_core.errors import ConfigError
-    from rlswarm_core.hosting.serve import bootnode_peer_id
+    from rlswarm_core.hosting.serve import bootnode_peer_id, listed_bootnodes
     from rlswarm_core.hosting.swarmfile import SwarmFile, parse_swarm_file, save_swarm_file
 
     out = output(ctx, json_flag)
@@ -72,7 +72,10 @@ def create(
         "serve": {"host": host, "ports": port or [38331], "announce": announce or []},
     }
     swarm = parse_swarm_file(yaml.safe_dump(data), "(new)", toml=False)  # validated like a read file
-    swarm = SwarmFile(**{**swarm.dump(), "coordinator_peer_id": bootnode_peer_id(name)})
+    known = {"coordinator_peer_id": bootnode_peer_id(name)}
+    if no_chain:  # no contract to read the bootnodes from: the file lists them
+        known["bootnodes"] = listed_bootnodes(swarm)
+    swarm = SwarmFile(**{**swarm.dump(), **known})
     save_swarm_file(swarm, path)
     next_step = "rlswarm swarm serve" if no_chain else "rlswarm swarm deploy"
     out.emit(
@@ -179,7 +182,12 @@ def status(
     def human() -> object:
         rows = [
             ["swarm", found.name],
-            ["round / stage", f"{found.round} / {found.stage} (of {found.stage_count})"],
+            [
+                "round / stage",
+                f"{found.round} / {found.stage} (of {found.stage_count})"
+                if found.round is not None
+                else "- (no chain clock: a DHT-only swarm, or the contract could not be read)",
+            ],
             ["peers seen", found.peers_seen],
             ["submissions", ", ".join(f"{k}: {v}" for k, v in found.submissions.items()) or "none"],
             ["bootnodes reachable", f"{sum(b.reachable for b in found.bootnodes)} of {len(found.bootnodes)}"],

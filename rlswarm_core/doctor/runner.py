@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rlswarm_core.doctor import hosted, identities, network, p2pd, secrets_checks, system, wallets
+from rlswarm_core.doctor import hosted, identities, network, p2pd, reach, secrets_checks, system, wallets
 from rlswarm_core.doctor.context import DoctorContext
 from rlswarm_core.doctor.result import ERROR, WARNING, CheckResult, rank
 from rlswarm_core.secrets.redact import redact
@@ -33,6 +33,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("shared-wallet", wallets.check_shared_wallets),
     ("swarm", hosted.check_swarm),
 )
+# run after the others: they start a node on the DHT port, which the port check must find free
+LATE_CHECKS: tuple[tuple[str, Check], ...] = (("reachability", reach.check_reachability),)
 
 MAX_WORKERS = 8
 
@@ -56,13 +58,19 @@ def run_check(name: str, check: Check, ctx: DoctorContext) -> CheckResult:
     return result
 
 
-def run_checks(ctx: DoctorContext, checks: tuple[tuple[str, Check], ...] = CHECKS) -> list[CheckResult]:
-    """Every check, concurrently (most wait on sockets, subprocesses or disks), ranked worst first."""
+def run_checks(
+    ctx: DoctorContext,
+    checks: tuple[tuple[str, Check], ...] = CHECKS,
+    late: tuple[tuple[str, Check], ...] = LATE_CHECKS,
+) -> list[CheckResult]:
+    """Every check, concurrently (most wait on sockets, subprocesses or disks), then the ``late`` ones
+    one by one; ranked worst first."""
     with ThreadPoolExecutor(
         max_workers=min(MAX_WORKERS, len(checks)) or 1, thread_name_prefix="doctor"
     ) as pool:
         futures = [pool.submit(run_check, name, check, ctx) for name, check in checks]
         results = [f.result() for f in futures]
+    results += [run_check(name, check, ctx) for name, check in late]
     return rank(results)
 
 

@@ -24,6 +24,27 @@ def bootnode_identity(swarm_name: str, index: int, paths: Any = None) -> Path:
     return path
 
 
+def listed_bootnodes(swarm: Any) -> list[str]:
+    """The bootnode multiaddrs a swarm file lists for its nodes, as ``swarm serve`` will run them: the
+    announced public addresses, else the listening host when it is a concrete address. A swarm without
+    a chain needs them (its nodes cannot read them from a contract)."""
+    found: list[str] = []
+    host = swarm.serve.host
+    for index, port in enumerate(swarm.serve.ports):
+        peer = bootnode_peer_id(swarm.name, index)
+        public = [a.rstrip("/") for a in swarm.serve.announce if a.rstrip("/").endswith(f"/tcp/{port}")]
+        if public:
+            found += [f"{address}/p2p/{peer}" for address in public]
+        elif port and host not in ("0.0.0.0", "::"):
+            found.append(f"/{'ip6' if ':' in host else 'ip4'}/{host}/tcp/{port}/p2p/{peer}")
+        else:
+            raise ConfigError(
+                f"the swarm's nodes cannot find bootnode {index} (host {host}, port {port}) without a chain",
+                "give its public address with --announce /ip4/PUBLIC_IP/tcp/PORT and a fixed --port",
+            )
+    return found
+
+
 def bootnode_peer_id(swarm_name: str, index: int = 0) -> str:
     from rlswarm_core.identity.keys import load_identity
 
@@ -42,7 +63,15 @@ def reported(event: object) -> tuple[dict[str, Any], str] | None:
     if kind not in REPORTED_EVENTS:
         return None
     data = {"kind": kind, **event.__dict__}
-    return data, f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("kind", "at"))
+    shown = ", ".join(f"{k}={_plain(v)}" for k, v in data.items() if k not in ("kind", "at"))
+    return data, f"{kind}: {shown}"
+
+
+def _plain(value: object) -> str:
+    """A value as an operator writes it: lists comma-separated, nothing unset shown as Python's None."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(_plain(v) for v in value) or "-"
+    return "-" if value is None else str(value)
 
 
 class SwarmServer:
@@ -60,12 +89,15 @@ class SwarmServer:
 
     def start(self) -> SwarmServer:
         from rlswarm_core.swarm.dht import DHTOptions, start_node
+        from rlswarm_core.swarm.reachability import serve_reachability
 
         serve = self.swarm.serve
         if not serve.ports:
             raise ConfigError(f"swarm {self.swarm.name!r} serves no bootnode", "list ports under serve.ports")
         self._connect_chain()
-        known = list(self.swarm.bootnodes)
+        # the file lists this server's own bootnodes too: a bootnode cannot bootstrap from itself
+        own = {bootnode_peer_id(self.swarm.name, i) for i in range(len(serve.ports))}
+        known = [m for m in self.swarm.bootnodes if m.rstrip("/").rsplit("/p2p/", 1)[-1] not in own]
         try:
             for index, port in enumerate(serve.ports):
                 options = DHTOptions(
@@ -77,6 +109,8 @@ class SwarmServer:
                 )
                 node = start_node(options, self.events)
                 self.nodes.append(node)
+                # the swarm's nodes ask a bootnode to dial them back (join, doctor)
+                serve_reachability(node)
                 maddrs = tuple(node.visible_maddrs())
                 known.extend(maddrs[:1])
                 self.events.emit(BootnodeUp(peer_id=node.peer_id, maddrs=maddrs))
@@ -121,26 +155,49 @@ class SwarmServer:
         return self.wallet is not None and self.reader.has_role("STAGE_MANAGER_ROLE", self.wallet.address)
 
     def run(self, stop: threading.Event) -> None:
-        """Run the stage manager (when this wallet holds the role) until ``stop``; else just serve."""
-        if not self.can_manage_stages():
-            stop.wait()
-            return
-        from rlswarm_core.chain.clock import ChainClock
-        from rlswarm_core.chain.coordinator import ChainCoordinator
+        """Run the stage manager until ``stop``: on the contract when this wallet holds the role, on the
+        DHT for a swarm without a chain (the first bootnode signs the clock its nodes trust); else just
+        serve the bootnodes."""
         from rlswarm_core.hosting.manager import StageManager
         from rlswarm_core.swarm.exchange import Exchange
 
         stages = self.swarm.stages
-        coordinator = ChainCoordinator(ChainClock(self.reader), stage_manager=self.wallet, events=self.events)
-        if coordinator.stage_count != stages.count:
-            raise ConfigError(
-                f"the contract has {coordinator.stage_count} stages per round, the swarm file {stages.count}",
-                "set stages.count to the contract's stage count",
-            )
         exchange = Exchange(self.nodes[0], events=self.events)
+        if self.swarm.chain is None:
+            from rlswarm_core.swarm.coordinator import DHTCoordinator
+
+            # resumes from the clock it signed before a restart, where the swarm's DHT still holds it
+            coordinator: Any = DHTCoordinator(
+                self.nodes[0], stages.count, is_coordinator=True, events=self.events
+            )
+
+            def publishers(rs: Any) -> set[str]:
+                coordinator.tick()  # keeps the clock's record fresh through a long stage
+                return self._publishers(exchange, rs)
+
+        elif self.can_manage_stages():
+            from rlswarm_core.chain.clock import ChainClock
+            from rlswarm_core.chain.coordinator import ChainCoordinator
+
+            coordinator = ChainCoordinator(
+                ChainClock(self.reader), stage_manager=self.wallet, events=self.events
+            )
+            if coordinator.stage_count != stages.count:
+                raise ConfigError(
+                    f"the contract has {coordinator.stage_count} stages per round, "
+                    f"the swarm file {stages.count}",
+                    "set stages.count to the contract's stage count",
+                )
+
+            def publishers(rs: Any) -> set[str]:
+                return self._publishers(exchange, rs)
+
+        else:
+            stop.wait()
+            return
         manager = StageManager(
             coordinator,
-            lambda rs: self._publishers(exchange, rs),
+            publishers,
             own_peer=self.nodes[0].peer_id,
             min_peers=stages.min_peers,
             grace_s=stages.grace_s,
@@ -157,6 +214,8 @@ class SwarmServer:
         from rlswarm_core.chain.errors import ChainError
 
         found = set(exchange.read_rewards(rs).rewards)
+        if self.reader is None:  # a swarm without a chain
+            return found
         # a chain outage must not stop the manager: the DHT's view and the schedule still apply
         with contextlib.suppress(ChainError):
             found |= self.reader.reward_submitters(rs.round, rs.stage)

@@ -4,6 +4,9 @@ A swarm file is TOML (``.toml``) or YAML (any other suffix). Schema version 1::
 
     version = 1
     name = "gsm8k-community"
+    bootnodes = []               # bootnode multiaddrs nodes start from (a swarm with a chain also
+                                 # publishes them on the contract; one without lists them here)
+    coordinator_peer_id = ""     # the peer id nodes trust for the round/stage clock and leaderboard
     [task]                       # the task family and its parameters (NodeSettings values)
     family = "gsm8k"
     settings = { steps_per_stage = 2, questions_per_round = 8 }
@@ -15,7 +18,7 @@ A swarm file is TOML (``.toml``) or YAML (any other suffix). Schema version 1::
     min_peers = 1                # the stage manager waits for this many submissions
     grace_s = 30.0               # ... then this long for the other live peers
     max_stage_s = 600.0          # ... and advances on this schedule at the latest
-    [chain]                      # omit for a DHT-only swarm
+    [chain]                      # omit for a DHT-only swarm (the first bootnode then keeps the clock)
     chain_id = 31337
     rpc_url = "http://127.0.0.1:8545"
     contract = "0x..."           # written by `rlswarm swarm deploy`
@@ -26,8 +29,6 @@ A swarm file is TOML (``.toml``) or YAML (any other suffix). Schema version 1::
     host = "0.0.0.0"
     ports = [38331]              # one bootnode per port
     announce = []                # public multiaddrs, e.g. /ip4/203.0.113.5/tcp/38331
-    bootnodes = []               # bootnode multiaddrs known in advance (nodes also read the chain's)
-    coordinator_peer_id = ""     # the peer id nodes trust for the round/stage clock and leaderboard
     [hub]
     repo_pattern = "{name}-{peer}" # Hub repository naming: {name} the swarm, {peer} the node's animal name
     org = ""
@@ -39,13 +40,18 @@ config (see :func:`settings_layer`).
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlswarm_core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 
 SCHEMA_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

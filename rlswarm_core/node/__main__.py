@@ -34,7 +34,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--instance", default="default", help="instance name (state and logs)")
     parser.add_argument("--identity", help="identity name; default: the instance name")
     parser.add_argument("--role", choices=("coordinator", "follower"))
-    parser.add_argument("--max-rounds", type=int)
+    parser.add_argument("--max-rounds", type=int, help="stop once the swarm reaches this round")
+    parser.add_argument("--rounds", type=int, help="train this many more rounds from where the node resumes")
+    parser.add_argument("--swarm", help="a swarm file (path or https URL) to join")
     parser.add_argument("--stage-timeout", type=float, default=600.0)
     parser.add_argument("--min-peers", type=int, default=1)
     parser.add_argument("--profile")
@@ -71,6 +73,8 @@ def request_from(args: argparse.Namespace) -> NodeRequest:
         identity=args.identity,
         role=args.role,
         max_rounds=args.max_rounds,
+        rounds=args.rounds,
+        swarm=args.swarm,
         stage_timeout_s=args.stage_timeout,
         min_peers=args.min_peers,
     )

@@ -288,7 +288,9 @@ class Node:
         self.events.emit(StartupPhase(phase="starting the DHT"))
         swarm = start_node(options, self.events)
         self.events.emit(StartupPhase(phase="joining the swarm"))
+        reach = None
         try:
+            reach = self._reachability(swarm)
             resume_round = latest.round + 1 if latest is not None else 0
             if latest is not None:
                 self.summary.resumed_from = latest.round
@@ -341,8 +343,22 @@ class Node:
             self.events.emit(
                 NodeStopped(reason=self.summary.reason, rounds=len(self.summary.rounds_completed))
             )
+            if reach is not None:
+                reach.close()
             swarm.shutdown()
         return self.summary
+
+    def _reachability(self, swarm: Any) -> Any:
+        """A public node answers other peers' dial-back checks and, when it joined through peers, asks
+        one of them once, in the background, whether it can be dialled (a client-mode node needs not)."""
+        from rlswarm_core.swarm.reachability import ReachabilityWatch, serve_reachability
+
+        if swarm.options.client_mode:
+            return None
+        serve_reachability(swarm)
+        if not swarm.options.initial_peers:
+            return None
+        return ReachabilityWatch(swarm, self.events).start()
 
     def _loop(
         self,

@@ -90,9 +90,21 @@ def describe(event: Any) -> str | None:
         )
     if kind == "SwarmResumed":
         return f"swarm {event.swarm} moves again (round {event.round} stage {event.stage})"
+    if kind == "ReachabilityChecked":
+        return _reachability_line(event)
     if kind == "ChainSubmitted":
         return f"chain {event.what} for round {event.round}: {event.status} {event.message}".rstrip()
     return None
+
+
+def _reachability_line(event: Any) -> str:
+    if event.reachable is None:
+        return f"reachability not checked: {event.reason}"
+    if event.reachable:
+        note = f"; {event.fix}" if event.fix else ""
+        return f"reachable from outside at {event.address}{note}"
+    tried = ", ".join(event.tried) or "no address"
+    return f"warning: peers cannot dial this node ({tried}: {event.reason}); {event.fix}"
 
 
 def stamped(event: Any) -> str | None:

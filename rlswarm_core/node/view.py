@@ -44,6 +44,8 @@ class NodeView:
     chain_waiting: str = ""
     # set while the swarm (--swarm) shows no clock move and no live bootnode: its host looks gone
     swarm_stopped: str = ""
+    # set when a peer could not dial this node back: what it tried and the fix
+    unreachable: str = ""
     last_push: str = ""
     last_checkpoint: str = ""
     last_error: str = ""
@@ -145,6 +147,13 @@ class NodeView:
 
     def _on_SwarmResumed(self, get: Any) -> None:
         self.swarm_stopped = ""
+
+    def _on_ReachabilityChecked(self, get: Any) -> None:
+        if get("reachable") is False:
+            tried = ", ".join(get("tried", ()) or ()) or "no address"
+            self.unreachable = f"peers cannot dial this node at {tried}: {get('fix', '')}".rstrip(": ")
+        else:
+            self.unreachable = ""
 
     def _on_PushDone(self, get: Any) -> None:
         self.last_push = f"round {get('round')} -> {get('repo_id', '')}"

@@ -1,7 +1,8 @@
 """One settings model for a node, and the precedence that fills it.
 
 Precedence, highest first: command-line flag the user actually typed > ``RLSWARM_*`` environment >
-instance settings > user config file > hardware profile > built-in defaults. Every resolved value
+instance settings > user config file > swarm file (``join --swarm``) > hardware profile > built-in
+defaults. Every resolved value
 remembers where it came from so that ``rlswarm config show`` can explain a surprising value.
 """
 
@@ -159,7 +160,9 @@ class ResolvedSettings:
 def _describe_validation(exc: ValidationError, where: str) -> str:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-    return f"{where}: {loc}: {first.get('msg', 'invalid value')}"
+    # pydantic prefixes a validator's own message with "Value error, "; the operator needs only the message
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{where}: {loc}: {message}"
 
 
 def resolve(

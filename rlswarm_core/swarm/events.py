@@ -138,6 +138,20 @@ class MalformedRecords(Event):
 
 
 @dataclass(frozen=True)
+class ReachabilityChecked(Event):
+    """A peer dialled this node back (see :mod:`rlswarm_core.swarm.reachability`): ``reachable`` is
+    None when no peer could be asked (``reason``); ``fix`` is what the operator should do, if anything."""
+
+    reachable: bool | None
+    asked: str
+    address: str
+    tried: tuple[str, ...]
+    observed: str
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class SwarmErrorEvent(Event):
     """A recoverable failure (a DHT call that failed after retries); the node keeps running."""
 

@@ -89,7 +89,20 @@ def test_without_a_keyring_the_secret_is_refused(no_keyring_backend: None, cli: 
     assert done.exit_code == 1
     assert "cannot store the secret of alert channel 'hook'" in done.stderr
     assert "RLSWARM_ALERT_HOOK_SECRET" in done.stderr
+    assert "--insecure-storage" not in done.stderr  # an option alerts add does not have
     assert not (app_paths().config / "alerts.yaml").exists()
+
+
+def test_without_a_keyring_the_channel_variable_is_the_way(
+    no_keyring_backend: None, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    monkeypatch.setenv("RLSWARM_ALERT_HOOK_SECRET", "https://example.invalid/x")
+    done = cli("alerts", "add", "webhook", "hook", input="https://example.invalid/x\n")
+    assert done.exit_code == 0, done.stderr
+    assert "secret in the environment (RLSWARM_ALERT_HOOK_SECRET)" in done.stdout
+    done = cli("alerts", "add", "ntfy", "phone", "--topic", "t1")
+    assert done.exit_code == 0, done.stderr
+    assert "; no secret" in done.stdout and "secret in" not in done.stdout
 
 
 @pytest.mark.parametrize("args", [["alerts", "list"], ["alerts", "rules"]])

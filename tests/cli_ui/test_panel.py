@@ -95,3 +95,40 @@ def test_panel_says_when_the_swarm_looks_stopped() -> None:
     assert "this swarm looks stopped" in (describe(stopped) or "")
     view.apply(SwarmResumed(swarm="club", round=3, stage=2))
     assert "looks stopped" not in _render(view)
+
+
+def test_panel_and_log_say_when_peers_cannot_dial_this_node() -> None:
+    from rlswarm_core.node.journal import event_to_dict
+    from rlswarm_core.node.lines import describe
+    from rlswarm_core.swarm.events import ReachabilityChecked
+
+    fix = "forward TCP port 38331; rlswarm config set announce_maddrs /ip4/203.0.113.7/tcp/38331"
+    unreachable = ReachabilityChecked(
+        reachable=False,
+        asked=OTHER,
+        address="",
+        tried=("/ip4/203.0.113.7/tcp/38331",),
+        observed="203.0.113.7",
+        reason="connection refused",
+        fix=fix,
+    )
+    view = NodeView()
+    for event in _events():
+        view.apply(event)
+    view.apply(event_to_dict(unreachable))  # as replayed from the journal
+    text = " ".join(_render(view).replace("│", " ").split())
+    assert "peers cannot dial this node at /ip4/203.0.113.7/tcp/38331: forward TCP port 38331" in text
+    line = describe(unreachable) or ""
+    assert line.startswith("warning: peers cannot dial this node") and line.endswith(fix)
+
+    reachable = ReachabilityChecked(
+        reachable=True, asked=OTHER, address="/ip4/203.0.113.7/tcp/38331", tried=(), observed="", reason="",
+        fix="",
+    )  # fmt: skip
+    view.apply(reachable)
+    assert "cannot dial" not in _render(view)
+    assert describe(reachable) == "reachable from outside at /ip4/203.0.113.7/tcp/38331"
+    unasked = ReachabilityChecked(
+        reachable=None, asked="", address="", tried=(), observed="", reason="no bootnode", fix=""
+    )
+    assert describe(unasked) == "reachability not checked: no bootnode"

@@ -46,3 +46,29 @@ def test_the_readme_snippet_runs_a_node(tmp_path: Path) -> None:
     journal = (home / "state" / "instances" / "default" / "events.jsonl").read_text()
     assert journal.count('"RoundFinished"') == 1
     assert "round 0 done" in (home / "logs" / "default.log").read_text()
+
+
+def test_the_service_entry_point_takes_what_join_takes() -> None:
+    """A supervisor or service runs ``python -m rlswarm_core.node``: it reaches the same request as join's
+    flags, including --rounds and --swarm."""
+    from rlswarm_core.node.__main__ import parse, request_from
+
+    request = request_from(
+        parse(
+            [
+                "--instance",
+                "n1",
+                "--rounds",
+                "2",
+                "--swarm",
+                "club.toml",
+                "--port",
+                "0",
+                "--set",
+                "batch_size=2",
+            ]
+        )
+    )
+    assert (request.instance, request.rounds, request.swarm) == ("n1", 2, "club.toml")
+    assert request.settings["dht_port"] == 0
+    assert str(request.settings["batch_size"]) == "2"  # validated with the other layers
