@@ -216,6 +216,8 @@ class NodeRuntime:
         except StartupInterrupted:
             return NodeSummary(peer_id=self.peer_id, reason="stopped while starting")
         finally:
+            if policy is not None:
+                policy.wait_for_notice()
             self._tear_down(journal)
             if policy is not None:
                 if self.keep_handlers:

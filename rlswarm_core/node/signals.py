@@ -51,6 +51,7 @@ class StopPolicy:
         self._cleaned_up = False
         # while True, the first signal also raises StartupInterrupted in the main thread
         self.interruptible = False
+        self._notice: threading.Thread | None = None
 
     def install(self) -> StopPolicy:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -73,10 +74,18 @@ class StopPolicy:
         self.stop.set()
         # from a thread of its own: the signal may have interrupted this thread in the middle of writing
         # to the same screen (a live display's refresh), and printing here would cut into it
-        threading.Thread(target=self._notify_stopping, name="stop-notice", daemon=True).start()
+        self._notice = threading.Thread(target=self._notify_stopping, name="stop-notice", daemon=True)
+        self._notice.start()
         if self.interruptible:
             self.interruptible = False
             raise StartupInterrupted
+
+    def wait_for_notice(self, timeout: float = 2.0) -> None:
+        """Let the "stopping" notice reach the screen before the node's last lines: a stop that takes
+        effect at once (between stages) could otherwise end the process before that thread ran."""
+        notice = self._notice
+        if notice is not None and notice is not threading.current_thread():
+            notice.join(timeout)
 
     def _notify_stopping(self) -> None:
         with contextlib.suppress(Exception):  # a notice is never worth a crash

@@ -417,7 +417,7 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
     """Start the node's DHT and join the swarm; raise one :class:`BootstrapError` line when it cannot."""
     from hivemind.utils.logging import use_hivemind_log_handler
 
-    from rlswarm_core.swarm.dht_process import route_hivemind_logs, start_dht
+    from rlswarm_core.swarm.dht_process import note_daemon_sockets, route_hivemind_logs, start_dht
 
     # hivemind's records go to the application's logging setup instead of its own stderr handler,
     # or to the instance log when there is one (never into a live display on the terminal)
@@ -450,6 +450,7 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
             # bounded even if the daemon hangs: startup plus one bootstrap RPC round
             dht.wait_until_ready(timeout=options.startup_timeout + options.rpc_timeout_s + 5)
             harden_pipe(dht)
+            note_daemon_sockets(dht)
         except Exception as exc:
             if dht is not None:
                 _stop_dht_process(dht, started, options.identity_path)

@@ -131,6 +131,13 @@ def stop_group(dht: Any) -> None:
             path.unlink()
 
 
+def note_daemon_sockets(dht: Any) -> None:
+    """Once the DHT is up: tell the forced stop which sockets its p2pd leaves behind when SIGKILLed."""
+    pid = getattr(dht, "pid", None)
+    if pid is not None:
+        children.note_group_files(pid, [str(path) for path in _daemon_sockets(pid)])
+
+
 def _daemon_sockets(group: int) -> list[Path]:
     """The unix sockets that the p2pd daemons of process group ``group`` listen on (from their arguments)."""
     import psutil

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 _PR_SET_PDEATHSIG = 1
 _groups: set[int] = set()
+_group_files: dict[int, tuple[str, ...]] = {}
 _groups_lock = threading.Lock()
 
 
@@ -98,9 +99,18 @@ def register_group(pgid: int) -> None:
         _groups.add(pgid)
 
 
+def note_group_files(pgid: int, paths: Iterable[str]) -> None:
+    """Files a registered group's processes would remove on a clean exit (p2pd's unix sockets): a forced
+    stop kills them with SIGKILL, so :func:`kill_groups` removes these itself."""
+    with _groups_lock:
+        if pgid in _groups:
+            _group_files[pgid] = tuple(paths)
+
+
 def unregister_group(pgid: int) -> None:
     with _groups_lock:
         _groups.discard(pgid)
+        _group_files.pop(pgid, None)
 
 
 def kill_groups(signum: int = signal.SIGKILL) -> int:
@@ -108,11 +118,16 @@ def kill_groups(signum: int = signal.SIGKILL) -> int:
     yet); the number of groups signalled."""
     with _groups_lock:
         groups = sorted(_groups)
+        files = [path for pgid in groups for path in _group_files.get(pgid, ())]
     for pgid in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signum)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pgid, signum)
+    if signum == signal.SIGKILL:  # nobody left to remove them
+        for path in files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
     return len(groups)
 
 

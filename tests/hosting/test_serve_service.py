@@ -15,6 +15,7 @@ import pytest
 from rlswarm_core.errors import RlswarmError
 from rlswarm_core.instances.service import swarm_service
 from tests.helpers import REPO, Cli
+from tests.instances.ports import free_port_block
 
 
 def test_install_service_writes_a_unit_serving_the_file(
@@ -23,7 +24,8 @@ def test_install_service_writes_a_unit_serving_the_file(
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     swarm_file = tmp_path / "my swarm.toml"
-    assert cli("swarm", "create", str(swarm_file), "--name", "club", "--no-chain").exit_code == 0
+    made = cli("swarm", "create", str(swarm_file), "--name", "club", "--no-chain", "--host", "127.0.0.1")
+    assert made.exit_code == 0, made.stderr
     done = cli("swarm", "serve", str(swarm_file), "--install-service")
     unit = tmp_path / ".config" / "systemd" / "user" / "rlswarm-swarm-club.service"
     assert done.exit_code == 0, done.stderr
@@ -60,10 +62,10 @@ def test_the_service_command_serves_and_stops_on_sigterm(tmp_path: Path, cli: Cl
         "--host",
         "127.0.0.1",
         "--port",
-        "0",
+        str(free_port_block(1)),
     )
     assert made.exit_code == 0, made.stderr
-    env = {**os.environ, "RLSWARM_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the cli fixture's home: the bootnode identity made above
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlswarm_core.hosting", "serve", str(swarm_file)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
