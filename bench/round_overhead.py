@@ -185,6 +185,9 @@ def main() -> None:
         for i, (n, p) in enumerate(zip(node_times, plain_times, strict=True)):
             print(f"  round {i}: node {n:6.2f} s   plain trl {p:6.2f} s   ratio {n / p:.3f}")
         print(f"median ratio node/plain: {result['median_ratio']:.3f} (goal <= 1.03)")
+        if args.cprofile:
+            # the profiler slows only the node's rounds (Python-heavy trl loop included): not the figure
+            print("  (node rounds ran under cProfile: run without --cprofile for the ratio)")
         print(
             f"where the node's extra time goes (medians per round): training {slower_training:+.3f} s "
             f"(node {statistics.median(node_train):.2f} s vs plain {statistics.median(plain_train):.2f} s "

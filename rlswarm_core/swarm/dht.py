@@ -138,7 +138,7 @@ def _p2pd_for_identity(identity_path: Path, since: float) -> list[Any]:
 
 def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
     """Ask the DHT process to stop (it stops p2pd); SIGTERM makes it end its session (p2pd first)."""
-    from rlswarm_core.swarm.dht_process import stop_group
+    from rlswarm_core.swarm.dht_process import remove_dead_daemon_sockets, stop_group
 
     with contextlib.suppress(Exception):
         dht.shutdown()
@@ -148,6 +148,8 @@ def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
         dht.join(3)
     stop_group(dht)
     terminate_then_kill(_p2pd_for_identity(identity_path, started), timeout=3.0)
+    with contextlib.suppress(Exception):  # litter only: never worth failing the start's own error
+        remove_dead_daemon_sockets(started)
 
 
 def _failure_hint(exc: BaseException) -> tuple[str, bool]:
@@ -415,6 +417,7 @@ def hivemind_dht_class() -> Any:
 
 def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode:
     """Start the node's DHT and join the swarm; raise one :class:`BootstrapError` line when it cannot."""
+    hivemind_dht_class()  # first: the imports below must not run hivemind's whole package __init__
     from hivemind.utils.logging import use_hivemind_log_handler
 
     from rlswarm_core.swarm.dht_process import note_daemon_sockets, route_hivemind_logs, start_dht

@@ -11,6 +11,7 @@ none of this holds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -131,6 +132,40 @@ def stop_group(dht: Any) -> None:
             path.unlink()
 
 
+def remove_dead_daemon_sockets(since: float) -> list[Path]:
+    """After a failed start: the sockets of p2pd daemons made since ``since`` that died without removing
+    them (hivemind kills the daemon when bootstrapping fails). A socket is removed only when no running
+    process names it (every p2pd has its socket in its arguments) and nobody listens on it, so another
+    node's daemon, even one starting at this moment, keeps its own."""
+    import errno
+    import socket
+
+    import psutil
+
+    named: set[str] = set()
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "p2pd":
+            named.update(str(p) for p in _listen_paths(proc.info["cmdline"] or []))
+    removed: list[Path] = []
+    for path in Path("/tmp").glob("hivemind-p2pd-*.sock"):
+        try:
+            if path.lstat().st_mtime < since or str(path) in named:
+                continue
+        except OSError:
+            continue
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+                continue  # someone listens
+            except OSError as exc:
+                if exc.errno != errno.ECONNREFUSED:
+                    continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def note_daemon_sockets(dht: Any) -> None:
     """Once the DHT is up: tell the forced stop which sockets its p2pd leaves behind when SIGKILLed."""
     pid = getattr(dht, "pid", None)
@@ -149,11 +184,18 @@ def _daemon_sockets(group: int) -> list[Path]:
                 continue
         except (ProcessLookupError, PermissionError):
             continue
-        for arg in proc.info["cmdline"] or []:
-            _, _, value = arg.partition("=")
-            for part in (value or arg).split(","):
-                if part.startswith("/unix/") and part.endswith(".sock"):
-                    found.append(Path(part[len("/unix") :]))
+        found.extend(_listen_paths(proc.info["cmdline"] or []))
+    return found
+
+
+def _listen_paths(cmdline: list[str]) -> list[Path]:
+    """The unix socket paths in a p2pd command line (``-listen=/unix/tmp/hivemind-p2pd-….sock``)."""
+    found: list[Path] = []
+    for arg in cmdline:
+        _, _, value = arg.partition("=")
+        for part in (value or arg).split(","):
+            if part.startswith("/unix/") and part.endswith(".sock"):
+                found.append(Path(part[len("/unix") :]))
     return found
 
 
