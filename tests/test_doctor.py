@@ -646,3 +646,15 @@ def test_two_identities_with_one_peer_id_are_an_error() -> None:
     assert result.status == ERROR
     assert f"share the peer id {ident.peer_id}" in result.summary and "collide" in result.summary
     assert "copy" in result.summary and "node" in result.summary
+
+
+def test_doctor_swarm_checks_the_chain_the_swarm_file_names(tmp_path: Path, cli: Cli) -> None:
+    path = tmp_path / "club.yaml"
+    made = cli(
+        "swarm", "create", str(path), "--name", "club", "--rpc-url", "http://127.0.0.1:9/rpc",
+        "--chain-id", "31337", "--host", "127.0.0.1",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    # what `join --swarm` would use: the file's chain, not "no chain RPC configured (local swarm)"
+    assert build_context(online=False, swarm=str(path)).rpc_url == "http://127.0.0.1:9/rpc"
+    assert build_context(online=False).rpc_url is None

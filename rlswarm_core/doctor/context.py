@@ -60,6 +60,19 @@ def configured_rpc_url(explicit: str | None, settings: NodeSettings) -> str | No
         return None
 
 
+def _swarm_layer(source: str | None) -> dict[str, Any] | None:
+    """The settings a swarm file gives its nodes, so the checks (chain RPC above all) see what
+    ``join --swarm`` would; None when there is no file or it cannot be read (the swarm check says why)."""
+    if not source:
+        return None
+    from rlswarm_core.hosting.swarmfile import read_swarm_source, settings_layer
+
+    try:
+        return settings_layer(read_swarm_source(source))
+    except RlswarmError:
+        return None
+
+
 def build_context(
     *,
     paths: AppPaths | None = None,
@@ -78,7 +91,7 @@ def build_context(
     error: RlswarmError | None = None
     sources: dict[str, str] = {}
     try:
-        resolved = resolve_node_settings(environ=env, paths=paths)
+        resolved = resolve_node_settings(environ=env, paths=paths, swarm=_swarm_layer(swarm))
         settings = resolved.settings
         sources = resolved.sources
     except RlswarmError as exc:
