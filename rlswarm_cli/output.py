@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from rlswarm_core.secrets.redact import redact
+from rlswarm_core.settings.values import human_value
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -110,20 +111,6 @@ class Col:
     wrap: bool = False
     justify: Literal["left", "right"] = "left"
     style: str | None = None
-
-
-def human_value(value: Any) -> str:
-    """A setting's value as an operator writes it: ``-`` for unset, lists comma-separated (as ``config set``
-    takes them), mappings as ``KEY=VALUE``, booleans as in YAML; never a Python repr."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={human_value(v)}" for k, v in value.items()) or "-"
-    if isinstance(value, list | tuple | set | frozenset):
-        return ", ".join(human_value(v) for v in value) or "-"
-    return str(value)
 
 
 def _cell(value: Any) -> Any:

@@ -9,7 +9,7 @@ import typer
 from rlswarm_cli.app import new_app, output
 from rlswarm_cli.commands import alerts_add_cmd
 from rlswarm_cli.options import JsonOpt
-from rlswarm_cli.output import human_value
+from rlswarm_core.settings.values import human_value
 
 app = new_app("alerts", "Alerts from the instance supervisors: node down, not earning, chain, memory, disk.")
 app.add_typer(alerts_add_cmd.app, name="add")

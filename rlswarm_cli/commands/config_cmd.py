@@ -8,7 +8,8 @@ import typer
 
 from rlswarm_cli.app import new_app, output
 from rlswarm_cli.options import JsonOpt, ProfileOpt
-from rlswarm_cli.output import Col, human_value
+from rlswarm_cli.output import Col
+from rlswarm_core.settings.values import human_value
 
 app = new_app("config", "Settings: show resolved values, set defaults, find the files.")
 

@@ -63,15 +63,10 @@ def reported(event: object) -> tuple[dict[str, Any], str] | None:
     if kind not in REPORTED_EVENTS:
         return None
     data = {"kind": kind, **event.__dict__}
-    shown = ", ".join(f"{k}={_plain(v)}" for k, v in data.items() if k not in ("kind", "at"))
+    from rlswarm_core.settings.values import human_value
+
+    shown = ", ".join(f"{k}={human_value(v)}" for k, v in data.items() if k not in ("kind", "at"))
     return data, f"{kind}: {shown}"
-
-
-def _plain(value: object) -> str:
-    """A value as an operator writes it: lists comma-separated, nothing unset shown as Python's None."""
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return ",".join(_plain(v) for v in value) or "-"
-    return "-" if value is None else str(value)
 
 
 class SwarmServer:

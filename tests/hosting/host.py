@@ -108,3 +108,15 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+
+
+def stop_all(nodes: list[Any], serve: ServeProcess) -> None:
+    """Stop the nodes and the server, and check that none of their processes is left."""
+    import psutil
+
+    procs = [p for node in nodes for p in node.tree()]
+    for node in nodes:
+        node.stop(timeout=30)
+    serve.stop()
+    _, alive = psutil.wait_procs(procs, timeout=15)
+    assert not alive, f"processes left behind: {alive}"

@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.hosting.host import ServeProcess, rlswarm
+from tests.hosting.host import ServeProcess, rlswarm, stop_all
 from tests.instances.ports import free_port_block
 from tests.node.procs import NodeProcess
 
@@ -43,12 +42,7 @@ def test_two_nodes_train_a_round_on_a_dht_only_swarm(tmp_path: Path) -> None:
             assert node.wait(timeout=420) == 0, node.describe()
         assert serve.proc.wait(timeout=120) == 0, "".join(serve.stderr)[-2000:]
     finally:
-        procs = [p for node in nodes for p in node.tree()]
-        for node in nodes:
-            node.stop(timeout=30)
-        serve.stop()
-        _, alive = psutil.wait_procs(procs, timeout=15)
-        assert not alive, f"processes left behind: {alive}"
+        stop_all(nodes, serve)
 
     advanced = [(e["round"], e["stage"], e["published"]) for e in serve.of("StageManagerAdvanced")]
     assert advanced == [(0, stage, 2) for stage in range(3)]  # each stage closed on both nodes' rewards

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from rlswarm_core.chain.devnet import Devnet, DevnetInfo, dev_key
 from rlswarm_core.identity.keys import create_identity
-from tests.hosting.host import ROUNDS, ServeProcess, create_and_deploy, host_env, rlswarm
+from tests.hosting.host import ROUNDS, ServeProcess, create_and_deploy, host_env, rlswarm, stop_all
 from tests.node.procs import NodeProcess
 
 pytestmark = pytest.mark.slow
@@ -76,12 +75,7 @@ def test_three_nodes_join_a_hosted_swarm(tmp_path: Path, fresh_chain: DevnetInfo
             assert node.wait(timeout=420) == 0, node.describe()
         assert serve.proc.wait(timeout=120) == 0, "".join(serve.stderr)[-2000:]
     finally:
-        procs = [p for node in nodes for p in node.tree()]
-        for node in nodes:
-            node.stop(timeout=30)
-        serve.stop()
-        _, alive = psutil.wait_procs(procs, timeout=15)
-        assert not alive, f"processes left behind: {alive}"
+        stop_all(nodes, serve)
 
     assert reader.round_and_stage() == (ROUNDS, 0)
     advanced = [(e["round"], e["stage"]) for e in serve.of("StageManagerAdvanced")]
