@@ -6,9 +6,6 @@ reads the local journals (the default).
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from rlswarm_core.errors import RlswarmError
 from rlswarm_core.identity.names import animal_name
 from rlswarm_core.rewards.view import HISTORY, Rewards, StageReward
@@ -88,13 +85,12 @@ def dht_rewards(
     signer's round/stage record is ignored, and so is its leaderboard. The walk back is bounded
     (:func:`walk`) and every reward key is read in one DHT call, so the answer comes in about two
     lookups however many peers the swarm has. Peers the coordinator flagged (their claims disagree with
-    what their outputs earn) are marked.
+    what their outputs earn) are marked. The reader is a short-lived client in this process
+    (:mod:`rlswarm_core.swarm.reader`), not a node.
     """
-    from rlswarm_core.identity.keys import create_identity
     from rlswarm_core.swarm import keys
-    from rlswarm_core.swarm.dht import DHTOptions, start_node
-    from rlswarm_core.swarm.events import EventBus
     from rlswarm_core.swarm.exchange import Exchange
+    from rlswarm_core.swarm.reader import open_reader
     from rlswarm_core.swarm.records import LeaderboardRecord, RewardRecord, RoundStageRecord
 
     if not initial_peers:
@@ -106,68 +102,52 @@ def dht_rewards(
             "no coordinator to trust for the swarm's round and stage",
             "pass --coordinator-peer-id (the peer that runs the swarm's clock), or read --source chain",
         )
-    with tempfile.TemporaryDirectory(prefix="rlswarm-reader-") as tmp:
-        # a throwaway identity: reading must never take the name of a running node
-        id_path = Path(tmp) / "reader.pem"
-        create_identity(id_path)
-        options = DHTOptions(
-            identity_path=id_path,
-            host="127.0.0.1",
-            port=0,
-            initial_peers=tuple(initial_peers),
-            client_mode=True,
-            rpc_timeout_s=timeout,
-            bootstrap_attempts=1,
-        )
-        node = start_node(options, EventBus())
-        try:
-            exchange = Exchange(node)
-            found = node.get_many([keys.ROUND_STAGE_KEY], timeout=timeout).get(keys.ROUND_STAGE_KEY)
-            clocks, _ = exchange._entries(keys.ROUND_STAGE_KEY, found, RoundStageRecord)
-            clock = next((c for c in clocks if c.peer_id == coordinator), None)
-            if clock is None:
-                raise RewardsSourceError(
-                    f"the coordinator {coordinator} has published no round/stage clock this node can see",
-                    "check --coordinator-peer-id and that the coordinator is running",
+    with open_reader(initial_peers, timeout=timeout) as node:
+        exchange = Exchange(node)
+        found = node.get_many([keys.ROUND_STAGE_KEY], timeout=timeout).get(keys.ROUND_STAGE_KEY)
+        clocks, _ = exchange._entries(keys.ROUND_STAGE_KEY, found, RoundStageRecord)
+        clock = next((c for c in clocks if c.peer_id == coordinator), None)
+        if clock is None:
+            raise RewardsSourceError(
+                f"the coordinator {coordinator} has published no round/stage clock this node can see",
+                "check --coordinator-peer-id and that the coordinator is running",
+            )
+        pairs = walk(clock.round, clock.stage, clock.stage_count, rounds)
+        reward_keys = {keys.rewards_key(r, s): (r, s) for r, s in pairs}
+        # the current stage's board appears when it ends: read the previous one's as well
+        board_keys = [keys.leaderboard_key(r, s) for r, s in pairs[-2:]]
+        values = node.get_many([*reward_keys, *board_keys], timeout=timeout)
+        results = {
+            p: Rewards(name=p[:12], peer_id=p, animal_name=animal_name(p), source="dht") for p in peers
+        }
+        for key, (r, s) in reward_keys.items():
+            records, _ = exchange._entries(key, values.get(key), RewardRecord)
+            for record in records:
+                if record.peer_id in results:
+                    item = results[record.peer_id]
+                    item.stages.append(StageReward(r, s, float(record.reward), record.timestamp))
+                    item.last_active_round = r
+        board: LeaderboardRecord | None = None
+        for key in board_keys[::-1]:
+            boards, _ = exchange._entries(key, values.get(key), LeaderboardRecord)
+            board = next((b for b in boards if b.peer_id == coordinator), None)
+            if board is not None:
+                break
+        ranked = [e.peer_id for e in board.entries] if board is not None else []
+        flagged = set(board.flagged) if board is not None else set()
+        for item in results.values():
+            item.round, item.stage = clock.round, clock.stage
+            item.stages = item.stages[-HISTORY * 3 :]
+            item.total = round(sum(s.reward for s in item.stages), 6)
+            item.leaderboard_size = len(ranked)
+            item.rank = ranked.index(item.peer_id) + 1 if item.peer_id in ranked else None
+            item.flagged = item.peer_id in flagged
+            if item.flagged:
+                item.warning = (
+                    f"{item.name}: the coordinator flagged its claimed reward (it disagrees with what "
+                    "its published outputs earn); it is ranked by the recomputed value"
                 )
-            pairs = walk(clock.round, clock.stage, clock.stage_count, rounds)
-            reward_keys = {keys.rewards_key(r, s): (r, s) for r, s in pairs}
-            # the current stage's board appears when it ends: read the previous one's as well
-            board_keys = [keys.leaderboard_key(r, s) for r, s in pairs[-2:]]
-            values = node.get_many([*reward_keys, *board_keys], timeout=timeout)
-            results = {
-                p: Rewards(name=p[:12], peer_id=p, animal_name=animal_name(p), source="dht") for p in peers
-            }
-            for key, (r, s) in reward_keys.items():
-                records, _ = exchange._entries(key, values.get(key), RewardRecord)
-                for record in records:
-                    if record.peer_id in results:
-                        item = results[record.peer_id]
-                        item.stages.append(StageReward(r, s, float(record.reward), record.timestamp))
-                        item.last_active_round = r
-            board: LeaderboardRecord | None = None
-            for key in board_keys[::-1]:
-                boards, _ = exchange._entries(key, values.get(key), LeaderboardRecord)
-                board = next((b for b in boards if b.peer_id == coordinator), None)
-                if board is not None:
-                    break
-            ranked = [e.peer_id for e in board.entries] if board is not None else []
-            flagged = set(board.flagged) if board is not None else set()
-            for item in results.values():
-                item.round, item.stage = clock.round, clock.stage
-                item.stages = item.stages[-HISTORY * 3 :]
-                item.total = round(sum(s.reward for s in item.stages), 6)
-                item.leaderboard_size = len(ranked)
-                item.rank = ranked.index(item.peer_id) + 1 if item.peer_id in ranked else None
-                item.flagged = item.peer_id in flagged
-                if item.flagged:
-                    item.warning = (
-                        f"{item.name}: the coordinator flagged its claimed reward (it disagrees with what "
-                        "its published outputs earn); it is ranked by the recomputed value"
-                    )
-            return list(results.values())
-        finally:
-            node.shutdown()
+        return list(results.values())
 
 
 def chain_rewards(

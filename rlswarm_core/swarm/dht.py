@@ -152,6 +152,11 @@ def _stop_dht_process(dht: Any, started: float, identity_path: Path) -> None:
         remove_dead_daemon_sockets(started)
 
 
+def daemon_message(text: str) -> str:
+    """p2pd's message without the go-log timestamps that only add noise to the one line."""
+    return _GO_TIMESTAMP.sub("", text).strip()
+
+
 def _failure_hint(exc: BaseException) -> tuple[str, bool]:
     """(why, retryable) for a start failure, from hivemind's message."""
     text = str(exc)
@@ -160,8 +165,7 @@ def _failure_hint(exc: BaseException) -> tuple[str, bool]:
         return "this identity is already used by a running node", False
     if "address already in use" in lowered or ("bind" in lowered and "in use" in lowered):
         return "the DHT port is already in use", False
-    # p2pd prefixes its messages with a go-log timestamp that only adds noise to the one line
-    text = _GO_TIMESTAMP.sub("", text).strip()
+    text = daemon_message(text)
     first = text.splitlines()[0] if text else type(exc).__name__
     return whole_line(first), True
 
@@ -257,7 +261,7 @@ class SwarmNode:
         """
         if not keys:
             return {}
-        coro = partial(_get_many, keys=list(keys), timeout=timeout)
+        coro = partial(_get_many_in_process, keys=list(keys), timeout=timeout)
         found = self.run("get", coro, default=None, timeout=timeout + 5.0)
         return found if found is not None else dict.fromkeys(keys)
 
@@ -312,7 +316,12 @@ async def _store_many(
     return [bool(result.get((k, s), False)) for k, s in zip(keys, subkeys, strict=True)]
 
 
-async def _get_many(_dht: Any, node: Any, keys: list[str], timeout: float) -> dict[str, Any]:
+async def _get_many_in_process(_dht: Any, node: Any, keys: list[str], timeout: float) -> dict[str, Any]:
+    return await get_latest(node, keys, timeout)
+
+
+async def get_latest(node: Any, keys: list[str], timeout: float) -> dict[str, Any]:
+    """Latest value of each key from a running ``DHTNode``, as ``{subkey: value}`` (None: not found)."""
     # A "latest" search merges every replica's subkeys but waits for the slowest replica to answer or
     # time out; a hung peer among the replicas would then eat the whole deadline. So when it is not
     # done by 60% of the deadline, a "first found" search for the same keys runs alongside and its
@@ -382,34 +391,10 @@ async def _validator_stats(_dht: Any, node: Any) -> dict[str, Any]:
 def hivemind_dht_class() -> Any:
     """hivemind's ``DHT`` class, without running hivemind's package ``__init__`` when nothing imported
     it yet: that imports the whole library (averaging, mixture of experts, optimizers), about a second
-    that a command reading the DHT (``rewards --source dht``) would spend for nothing. The package
-    module stands in until something asks it for an attribute it lacks; then the real ``__init__``
-    runs in it, so ``hivemind.X`` and ``from hivemind import X`` keep working everywhere."""
-    import importlib.util
-    import sys
-    import types
+    that a node would spend for nothing (see :mod:`rlswarm_core.swarm.light_import`)."""
+    from rlswarm_core.swarm.light_import import lazy_package
 
-    if "hivemind" not in sys.modules:
-        spec = importlib.util.find_spec("hivemind")
-        if spec is not None and spec.loader is not None and spec.submodule_search_locations is not None:
-            package = types.ModuleType("hivemind")
-            package.__path__ = list(spec.submodule_search_locations)
-            package.__spec__ = spec
-            package.__file__ = spec.origin
-            package.__loader__ = spec.loader
-
-            def complete(name: str) -> Any:
-                if name.startswith("__"):
-                    raise AttributeError(name)
-                submodule = sys.modules.get(f"hivemind.{name}")
-                if submodule is not None:  # a submodule still importing (``import hivemind.p2p.x as y``)
-                    return submodule
-                del package.__dict__["__getattr__"]
-                spec.loader.exec_module(package)  # type: ignore[union-attr]
-                return getattr(package, name)
-
-            package.__getattr__ = complete  # type: ignore[method-assign]
-            sys.modules["hivemind"] = package
+    lazy_package("hivemind")
     from hivemind.dht import DHT
 
     return DHT
