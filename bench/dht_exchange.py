@@ -5,7 +5,10 @@ For each swarm size, two swarms run side by side on 127.0.0.1, taking turns stag
 * ``rlswarm``: SwarmNodes with the record validators (signed owner subkeys, schema, size limit);
   every peer publishes its outputs (signed bundles, as many as the value-size limit needs) and its
   signed reward in one batched store, then gathers every peer's outputs for the stage with
-  ``Exchange.gather_outputs`` (every record validated by every node that receives it).
+  ``Exchange.gather_outputs`` (every record validated by every node that receives it). The rewards are
+  read with a "latest" search (every replica); each peer's outputs are read in the version its reward
+  names (both were stored in one call, with one expiration time), so that search ends at the first
+  replica holding that version instead of waiting for every replica.
 * ``raw``: plain ``hivemind.DHT`` nodes without validators, storing the same payload bytes, in two
   ways: ``raw-seq`` the reference node's pattern (one ``store`` per question, one ``get(latest=True)``
   per peer), and ``raw-batch`` one ``store_many``/``get_many`` call per peer (the same batching the

@@ -8,7 +8,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -254,14 +254,28 @@ class SwarmNode:
         result = self.run("store", coro, default=None, timeout=self.options.call_timeout_s)
         return bool(result) and all(result)
 
-    def get_many(self, keys: Sequence[str], timeout: float) -> dict[str, dict[Any, Any] | None]:
+    def get_many(
+        self, keys: Sequence[str], timeout: float, versions: Mapping[str, float] | None = None
+    ) -> dict[str, dict[Any, Any] | None]:
         """Latest value of each key, as ``{subkey: value}``; keys not found within ``timeout`` map to None.
 
         The deadline is enforced inside the DHT process, so an unresponsive peer cannot hold the caller.
+        ``versions`` (see :func:`get_latest`) lets a read stop at the first replica that holds the
+        version it expects instead of asking every replica.
         """
+        found = self.get_entries(keys, timeout, versions)
+        return {
+            key: None if entries is None else {sub: v for sub, (v, _) in entries.items()}
+            for key, entries in found.items()
+        }
+
+    def get_entries(
+        self, keys: Sequence[str], timeout: float, versions: Mapping[str, float] | None = None
+    ) -> dict[str, dict[Any, tuple[Any, float]] | None]:
+        """Like :meth:`get_many`, with each entry's DHT expiration time: ``{subkey: (value, expires)}``."""
         if not keys:
             return {}
-        coro = partial(_get_many_in_process, keys=list(keys), timeout=timeout)
+        coro = partial(_get_many_in_process, keys=list(keys), timeout=timeout, versions=dict(versions or {}))
         found = self.run("get", coro, default=None, timeout=timeout + 5.0)
         return found if found is not None else dict.fromkeys(keys)
 
@@ -316,19 +330,40 @@ async def _store_many(
     return [bool(result.get((k, s), False)) for k, s in zip(keys, subkeys, strict=True)]
 
 
-async def _get_many_in_process(_dht: Any, node: Any, keys: list[str], timeout: float) -> dict[str, Any]:
-    return await get_latest(node, keys, timeout)
+async def _get_many_in_process(
+    _dht: Any, node: Any, keys: list[str], timeout: float, versions: dict[str, float]
+) -> dict[str, Any]:
+    return await get_latest(node, keys, timeout, versions, with_expiration=True)
 
 
-async def get_latest(node: Any, keys: list[str], timeout: float) -> dict[str, Any]:
-    """Latest value of each key from a running ``DHTNode``, as ``{subkey: value}`` (None: not found)."""
+async def get_latest(
+    node: Any,
+    keys: list[str],
+    timeout: float,
+    versions: Mapping[str, float] | None = None,
+    with_expiration: bool = False,
+) -> dict[str, Any]:
+    """Latest value of each key from a running ``DHTNode``, as ``{subkey: value}`` (None: not found), or
+    ``{subkey: (value, expiration time)}`` with ``with_expiration``.
+
+    ``versions`` maps a key to the DHT expiration time of the version the caller expects (a node stores
+    its outputs and its reward in one call, so its reward entry's expiration names its outputs'
+    version): the search for that key ends at the first replica holding that version or a newer one,
+    instead of waiting for every replica. When no replica has it, the search goes on as for any key.
+    """
     # A "latest" search merges every replica's subkeys but waits for the slowest replica to answer or
     # time out; a hung peer among the replicas would then eat the whole deadline. So when it is not
     # done by 60% of the deadline, a "first found" search for the same keys runs alongside and its
     # (possibly partial) answer is used for keys the latest search could not finish in time.
     loop = asyncio.get_running_loop()
     ends = loop.time() + timeout
-    latest = await node.get_many(keys, sufficient_expiration_time=float("inf"), return_futures=True)
+    versions = versions or {}
+    by_version: dict[float, list[str]] = {}
+    for key in keys:
+        by_version.setdefault(versions.get(key, float("inf")), []).append(key)
+    latest: dict[str, Any] = {}
+    for version, group in by_version.items():
+        latest.update(await node.get_many(group, sufficient_expiration_time=version, return_futures=True))
     _, pending = await asyncio.wait(list(latest.values()), timeout=timeout * 0.6)
     fast: dict[str, Any] = {}
     if pending:
@@ -351,10 +386,14 @@ async def get_latest(node: Any, keys: list[str], timeout: float) -> dict[str, An
         if result is None:
             out[key] = None
         elif isinstance(result.value, dict):
-            out[key] = {sub: item.value for sub, item in result.value.items()}
+            out[key] = {
+                sub: (item.value, item.expiration_time) if with_expiration else item.value
+                for sub, item in result.value.items()
+            }
         else:
             # a plain value where a dictionary is expected is malformed; the reader counts it
-            out[key] = {None: result.value}
+            plain = (result.value, result.expiration_time) if with_expiration else result.value
+            out[key] = {None: plain}
     for fut in [*latest.values(), *fast.values()]:
         if not fut.done():
             fut.cancel()

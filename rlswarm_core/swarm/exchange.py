@@ -36,6 +36,7 @@ from rlswarm_core.swarm.records import (
     check_entry,
     encode_record,
     owner_subkey,
+    split_subkey,
 )
 
 # What a node reads of one peer's outputs for one stage; an honest node publishes one record per
@@ -61,6 +62,9 @@ class StageOutput:
 class RewardsView:
     rewards: dict[str, RewardRecord]
     malformed: int = 0
+    # each peer's reward entry's DHT expiration: a node stores its outputs and reward in one call, so
+    # this also names the version of its outputs that goes with the claim
+    versions: dict[str, float] = field(default_factory=dict)
 
     def scores(self) -> dict[str, float]:
         return {peer: rec.reward for peer, rec in self.rewards.items()}
@@ -290,9 +294,11 @@ class Exchange:
     def read_rewards(self, rs: RoundStage, timeout: float | None = None) -> RewardsView:
         key = keys.rewards_key(rs.round, rs.stage)
         timeout = timeout if timeout is not None else self.node.options.rpc_timeout_s
-        found = self.node.get_many([key], timeout=timeout).get(key)
+        entries = self.node.get_entries([key], timeout=timeout).get(key)
+        found = None if entries is None else {sub: value for sub, (value, _) in entries.items()}
         records, bad = self._entries(key, found, RewardRecord)
-        view = RewardsView(rewards={r.peer_id: r for r in records}, malformed=bad)
+        rewards = {r.peer_id: r for r in records}
+        view = RewardsView(rewards=rewards, malformed=bad, versions=_versions(entries, rewards))
         previous = self._peer_counts.get(rs, 0)
         if len(view.rewards) != previous:
             self._peer_counts[rs] = len(view.rewards)
@@ -302,19 +308,27 @@ class Exchange:
         return view
 
     def gather_outputs(
-        self, rs: RoundStage, deadline_s: float, peers: Iterable[str] | None = None, refresh: bool = False
+        self,
+        rs: RoundStage,
+        deadline_s: float,
+        peers: Iterable[str] | None = None,
+        refresh: bool = False,
+        claims: RewardsView | None = None,
     ) -> Gathered:
         """Every peer's outputs for ``rs`` (normally the stage just finished), within ``deadline_s``.
 
-        Peers default to those that published a reward for ``rs``. A peer that is gone or slow is
-        reported in ``missing``; it never holds the caller past the deadline.
+        Peers default to those that published a reward for ``rs`` (``claims``, read when not given). A
+        peer that is gone or slow is reported in ``missing``; it never holds the caller past the
+        deadline. With the claims, each peer's outputs are read in the version published with its
+        reward: the read ends at the first replica that holds it, not after asking every replica.
         """
         started = time.monotonic()
         if peers is None:
-            peers = self.read_rewards(
+            claims = claims or self.read_rewards(
                 rs, timeout=max(0.1, min(self.node.options.rpc_timeout_s, deadline_s / 2))
             )
-            peers = list(peers.rewards)
+            peers = list(claims.rewards)
+        versions = claims.versions if claims is not None else {}
         wanted = sorted(set(peers))
         cached = self._cache.get(rs, {}) if not refresh else {}
         to_read = [peer for peer in wanted if peer not in cached]
@@ -323,7 +337,8 @@ class Exchange:
         if to_read:
             left = max(0.05, deadline_s - (time.monotonic() - started))
             key_of = {keys.outputs_key(peer, rs.round, rs.stage): peer for peer in to_read}
-            found = self.node.get_many(list(key_of), timeout=left)
+            expected = {key: versions[peer] for key, peer in key_of.items() if peer in versions}
+            found = self.node.get_many(list(key_of), timeout=left, versions=expected)
             for key, peer in key_of.items():
                 outputs, bad = self._peer_outputs(rs, peer, key, found.get(key))
                 bad_total += bad
@@ -395,6 +410,21 @@ class Exchange:
             if record.peer_id == coordinator_peer_id:
                 return record
         return None
+
+
+def _versions(
+    entries: Mapping[Any, tuple[Any, float]] | None, rewards: Mapping[str, Any]
+) -> dict[str, float]:
+    """Each valid reward's DHT expiration by peer (a reward subkey's tag is its peer id)."""
+    versions: dict[str, float] = {}
+    for subkey, (_, expires) in (entries or {}).items():
+        try:
+            tag, _ = split_subkey(subkey)
+        except ValueError:
+            continue
+        if tag in rewards:
+            versions[tag] = float(expires)
+    return versions
 
 
 def _questions(outputs: Iterable[StageOutput]) -> int:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rlswarm_core.errors import whole_line
@@ -31,13 +31,27 @@ class DHTReader:
         self.peer_id = peer_id
         self.events = EventBus()
 
-    def get_many(self, keys: Sequence[str], timeout: float) -> dict[str, dict[Any, Any] | None]:
+    def get_many(
+        self, keys: Sequence[str], timeout: float, versions: Mapping[str, float] | None = None
+    ) -> dict[str, dict[Any, Any] | None]:
         """Latest value of each key, as ``{subkey: value}``; keys not found within ``timeout`` map to None."""
+        return self._get(keys, timeout, versions, with_expiration=False)
+
+    def get_entries(
+        self, keys: Sequence[str], timeout: float, versions: Mapping[str, float] | None = None
+    ) -> dict[str, dict[Any, tuple[Any, float]] | None]:
+        """Like :meth:`get_many`, with each entry's DHT expiration time: ``{subkey: (value, expires)}``."""
+        return self._get(keys, timeout, versions, with_expiration=True)
+
+    def _get(
+        self, keys: Sequence[str], timeout: float, versions: Mapping[str, float] | None, with_expiration: bool
+    ) -> dict[str, Any]:
         from rlswarm_core.swarm.dht import get_latest
 
         if not keys:
             return {}
-        return self._loop.run_until_complete(get_latest(self._node, list(keys), timeout))
+        found = get_latest(self._node, list(keys), timeout, versions, with_expiration=with_expiration)
+        return self._loop.run_until_complete(found)
 
 
 @contextlib.contextmanager

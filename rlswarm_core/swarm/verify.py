@@ -81,7 +81,7 @@ def verified_leaderboard(
     from rlswarm_core.swarm.events import ClaimFlagged
 
     claims = exchange.read_rewards(rs)
-    gathered = exchange.gather_outputs(rs, deadline_s, peers=list(claims.rewards))
+    gathered = exchange.gather_outputs(rs, deadline_s, claims=claims)
     rescored = rescore(rs.stage, gathered.outputs) if rescore is not None else {}
     if rescore is None:
         # nothing to recompute with: the claims stand, unchecked

@@ -171,3 +171,56 @@ def test_a_republished_stage_replaces_its_earlier_bundle_parts(
     assert writer.publish_outputs(rs, [StageOutput("question 0", "short", reward=2.0)])
     got = exchanges[0].gather_outputs(rs, deadline_s=10.0, peers=[peer], refresh=True).outputs[peer]
     assert [(r.question, r.completion) for r in got.values()] == [("question 0", "short")]
+
+
+def test_a_claim_names_the_version_of_the_outputs_published_with_it(
+    swarm: Swarm, exchanges: list[Exchange]
+) -> None:
+    """A node stores its outputs (every bundle part) and its reward in one call: the reward entry's DHT
+    expiration is the version a reader asks for, so a gather can end at the first replica holding it."""
+    rs = RoundStage(105, 0)
+    writer = exchanges[1]
+    peer = writer.node.peer_id
+    many = [StageOutput(f"question {i}", "y" * 20_000, reward=1.0) for i in range(6)]
+    assert writer.publish(rs, 1.5, 4, many)
+    claims = exchanges[2].read_rewards(rs)
+    version = claims.versions[peer]
+    entries = exchanges[2].node.get_entries([keys.outputs_key(peer, rs.round, rs.stage)], timeout=10.0)
+    parts = next(iter(entries.values())) or {}
+    assert len(parts) > 1 and {expires for _, expires in parts.values()} == {version}
+
+
+def test_a_gather_returns_the_version_each_claim_names(swarm: Swarm, exchanges: list[Exchange]) -> None:
+    """A reader that saw an earlier publish of the stage still gets the outputs that go with each peer's
+    final claim, in every peer's copy of the swarm."""
+    rs = RoundStage(106, 0)
+    writer = exchanges[1]
+    peer = writer.node.peer_id
+    assert writer.publish(rs, 0.5, 4, [StageOutput(QUESTIONS[0], "<answer>early</answer>", reward=0.5)])
+    for reader in (exchanges[0], exchanges[2], exchanges[3]):
+        early = Exchange(reader.node, events=EventBus()).gather_outputs(rs, deadline_s=10.0)
+        assert [r.completion for r in early.outputs[peer].values()] == ["<answer>early</answer>"]
+    assert writer.publish(rs, 2.0, 8, [StageOutput(QUESTIONS[0], "<answer>final</answer>", reward=1.0)])
+    for reader in (exchanges[0], exchanges[2], exchanges[3]):
+        fresh = Exchange(reader.node, events=EventBus())
+        claims = fresh.read_rewards(rs)
+        assert claims.scores() == {peer: 2.0}
+        got = fresh.gather_outputs(rs, deadline_s=10.0, claims=claims)
+        assert got.missing == ()
+        assert [r.completion for r in got.outputs[peer].values()] == ["<answer>final</answer>"]
+
+
+def test_a_version_no_replica_holds_falls_back_to_the_latest_value(
+    swarm: Swarm, exchanges: list[Exchange]
+) -> None:
+    """A claim whose outputs never reached any replica (or a reward stored alone, later than its outputs)
+    names a version nobody has: the read asks every replica, as without a version, and returns the
+    newest value there is."""
+    rs = RoundStage(107, 0)
+    writer = exchanges[1]
+    peer = writer.node.peer_id
+    assert writer.publish(rs, 1.0, 4, [StageOutput(QUESTIONS[1], "<answer>only</answer>", reward=1.0)])
+    key = keys.outputs_key(peer, rs.round, rs.stage)
+    later = exchanges[3].read_rewards(rs).versions[peer] + 3600.0
+    found = exchanges[3].node.get_many([key], timeout=10.0, versions={key: later})
+    assert len(found[key] or {}) == 1
