@@ -142,8 +142,9 @@ async def _join(dht_node: Any, p2p: Any, initial_peers: list[str], timeout: floa
 
     from rlswarm_core.swarm.records import validators
 
-    # a reader never stores: its signing key only completes the validator, which checks others' keys
-    (validator,) = validators(RSAPrivateKey())
+    # a reader never stores: its signing key only completes the validator, which checks others' keys;
+    # the process-wide key saves generating an RSA key on every read (``rewards --watch``)
+    (validator,) = validators(RSAPrivateKey.process_wide())
     try:
         return await dht_node.create(
             p2p=p2p,
