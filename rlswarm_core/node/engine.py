@@ -399,11 +399,16 @@ class Node:
             stage_rewards.setdefault(rs.round, {})[rs.stage] = reward
             self._submit_chain_reward(rs, reward)
             if is_clock:
-                self._wait_for_peers(exchange, rs, stop, pipeline.stage_count)
+                # the claims the stage closed on, read a moment ago, serve its leaderboard as well
+                claims = self._wait_for_peers(exchange, rs, stop, pipeline.stage_count)
                 with contextlib.suppress(Exception):
                     # ranked by rewards recomputed from the peers' outputs, never by their claims
                     verified_leaderboard(
-                        exchange, rs, getattr(pipeline, "rescore", None), self.config.gather_deadline_s
+                        exchange,
+                        rs,
+                        getattr(pipeline, "rescore", None),
+                        self.config.gather_deadline_s,
+                        claims=claims,
                     )
             last_stage = rs.stage == pipeline.stage_count - 1
             if last_stage:
@@ -499,9 +504,13 @@ class Node:
                     tokens_per_second=progress.tokens_per_second,
                 )
             )
-            if progress.step % every == 0 and progress.step < steps:
+            # the last step's state goes out at once: it is the stage's final state, and it is stored
+            # while the trainer winds down
+            if progress.step % every == 0 or progress.step == steps:
                 publisher.submit(rs, outputs_of(progress), progress.mean_reward, progress.step)
+                submitted.append(progress.step)
 
+        submitted: list[int] = []
         publisher = _Publisher(exchange, self.events)
         try:
             result = runner.run_stage(
@@ -511,7 +520,8 @@ class Node:
                 return None
             progress = result.progress
             # The stage's final state always reaches the swarm before the stage counts as done.
-            publisher.submit(rs, outputs_of(progress), progress.mean_reward, progress.step)
+            if not submitted or submitted[-1] != progress.step:
+                publisher.submit(rs, outputs_of(progress), progress.mean_reward, progress.step)
             publisher.flush(timeout=max(30.0, self.config.gather_deadline_s))
         finally:
             publisher.close()
@@ -534,16 +544,34 @@ class Node:
         )
         return progress.mean_reward
 
-    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event, stage_count: int) -> None:
+    def _wait_for_peers(self, exchange: Any, rs: Any, stop: threading.Event, stage_count: int) -> Any:
         """The clock's node waits for the live peers to publish for ``rs`` (the rule and its bounds are
-        in :mod:`rlswarm_core.swarm.liveness`): a departed peer costs one grace period, once."""
+        in :mod:`rlswarm_core.swarm.liveness`): a departed peer costs one grace period, once.
+
+        Returns the stage's claims (a ``RewardsView``) as last read, the ones the stage closed on."""
         from rlswarm_core.swarm.events import StageClosed
         from rlswarm_core.swarm.liveness import wait_for_stage
 
+        previous_rs = rs.previous(stage_count)
+        seen: dict[Any, Any] = {}
+        # read ahead: the wait reads the previous stage's publishers, then this stage's; both come in
+        # one DHT call, and this stage's is used by the very next read only (later polls read afresh)
+        ahead: dict[Any, Any] = {}
+
+        def read_publishers(at: Any) -> Any:
+            if at in ahead:
+                seen[at] = ahead.pop(at)
+            elif at == previous_rs:
+                views = exchange.read_rewards_of([at, rs])
+                seen[at], ahead[rs] = views[at], views[rs]
+            else:
+                seen[at] = exchange.read_rewards(at)
+            return seen[at].rewards
+
         closed = wait_for_stage(
-            lambda at: exchange.read_rewards(at).rewards,
+            read_publishers,
             rs,
-            rs.previous(stage_count),
+            previous_rs,
             own_peer=self.peer_id,
             min_peers=self.config.min_peers,
             grace_s=self.settings.peer_grace_s,
@@ -562,6 +590,7 @@ class Node:
                 waited_s=round(closed.waited_s, 3),
             )
         )
+        return seen.get(rs)
 
     def _first_poll_s(self) -> float:
         """The first interval between looks at the clock or at peers' rewards; waits back off from it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -122,11 +123,14 @@ class Exchange:
         self._cache: OrderedDict[RoundStage, dict[str, dict[str, OutputRecord]]] = OrderedDict()
         self._peer_counts: dict[RoundStage, int] = {}
         self._leaderboards: dict[RoundStage, tuple[tuple[str, float], ...]] = {}
+        # this node's own last published outputs per stage (the publishing thread writes, gathers read)
+        self._own_outputs: OrderedDict[RoundStage, dict[str, OutputRecord]] = OrderedDict()
+        self._own_lock = threading.Lock()
         self.malformed_total = 0
 
     # -- publishing ----------------------------------------------------------------------------------
-    def _output_items(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> list[tuple[str, bytes, bytes]]:
-        """The best output per question, packed into as few signed bundles as the value-size limit allows
+    def _output_bundles(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> list[OutputBundleRecord]:
+        """The best output per question, packed into as few bundles as the value-size limit allows
         (questions in md5 order, so a republished stage keeps each question in the same part)."""
         best = sorted(best_per_question(outputs).items())[: self.max_outputs_per_peer]
         items = [
@@ -143,7 +147,7 @@ class Exchange:
         max_value = getattr(getattr(self.node, "options", None), "max_value_bytes", DEFAULT_MAX_VALUE_BYTES)
         chunks = _pack(items, max_value - SIGNATURE_ROOM_BYTES - _BUNDLE_HEADER_BYTES)
         now = time.time()
-        out_items = []
+        bundles: list[OutputBundleRecord] = []
         for part, chunk in enumerate(chunks):
             record = OutputBundleRecord(
                 peer_id=self.node.peer_id,
@@ -154,9 +158,28 @@ class Exchange:
                 parts=len(chunks),
                 outputs=chunk,
             )
-            subkey = owner_subkey(bundle_tag(part), self.node.public_key)
-            out_items.append((record.dht_key(), subkey, encode_record(record)))
-        return out_items
+            bundles.append(record)
+        return bundles
+
+    def _bundle_items(self, bundles: list[OutputBundleRecord]) -> list[tuple[str, bytes, bytes]]:
+        """The DHT items, one per bundle, under this node's owner subkeys (the DHT signs them on store)."""
+        return [
+            (b.dht_key(), owner_subkey(bundle_tag(b.part), self.node.public_key), encode_record(b))
+            for b in bundles
+        ]
+
+    def _sent(self, rs: RoundStage, bundles: list[OutputBundleRecord]) -> None:
+        """The outputs just stored are this node's outputs for the stage: a gather takes them from here,
+        as they were published, instead of reading them back from the DHT."""
+        own = {out.question_hash: out for bundle in bundles for out in bundle.expand()}
+        with self._own_lock:
+            if not own:  # as read back: a peer without outputs is missing from a gather
+                self._own_outputs.pop(rs, None)
+                return
+            self._own_outputs[rs] = own
+            self._own_outputs.move_to_end(rs)
+            while len(self._own_outputs) > self.cache_stages:
+                self._own_outputs.popitem(last=False)
 
     def _reward_item(self, rs: RoundStage, reward: float, steps: int) -> tuple[str, bytes, bytes]:
         record = RewardRecord(
@@ -172,9 +195,10 @@ class Exchange:
     def publish_outputs(self, rs: RoundStage, outputs: Iterable[StageOutput]) -> bool:
         outputs = list(outputs)
         """Publish the best completion per question (signed bundles of many questions each)."""
-        items = self._output_items(rs, outputs)
-        ok = self.node.store_many(items)
+        bundles = self._output_bundles(rs, outputs)
+        ok = self.node.store_many(self._bundle_items(bundles))
         if ok:
+            self._sent(rs, bundles)
             self.events.emit(
                 OutputsPublished(
                     round=rs.round,
@@ -196,9 +220,10 @@ class Exchange:
     def publish(self, rs: RoundStage, reward: float, steps: int, outputs: Iterable[StageOutput]) -> bool:
         """Outputs and reward together, in a single DHT call."""
         outputs = list(outputs)
-        items = self._output_items(rs, outputs)
-        ok = self.node.store_many([*items, self._reward_item(rs, reward, steps)])
+        bundles = self._output_bundles(rs, outputs)
+        ok = self.node.store_many([*self._bundle_items(bundles), self._reward_item(rs, reward, steps)])
         if ok:
+            self._sent(rs, bundles)
             self.events.emit(
                 OutputsPublished(
                     round=rs.round,
@@ -292,20 +317,32 @@ class Exchange:
         return dict(ordered[: self.max_outputs_per_peer]), bad
 
     def read_rewards(self, rs: RoundStage, timeout: float | None = None) -> RewardsView:
-        key = keys.rewards_key(rs.round, rs.stage)
+        return self.read_rewards_of([rs], timeout)[rs]
+
+    def read_rewards_of(
+        self, stages: Iterable[RoundStage], timeout: float | None = None
+    ) -> dict[RoundStage, RewardsView]:
+        """The reward records of several stages, read in one DHT call."""
+        key_of = {rs: keys.rewards_key(rs.round, rs.stage) for rs in stages}
         timeout = timeout if timeout is not None else self.node.options.rpc_timeout_s
-        entries = self.node.get_entries([key], timeout=timeout).get(key)
-        found = None if entries is None else {sub: value for sub, (value, _) in entries.items()}
-        records, bad = self._entries(key, found, RewardRecord)
-        rewards = {r.peer_id: r for r in records}
-        view = RewardsView(rewards=rewards, malformed=bad, versions=_versions(entries, rewards))
-        previous = self._peer_counts.get(rs, 0)
-        if len(view.rewards) != previous:
-            self._peer_counts[rs] = len(view.rewards)
-            self.events.emit(
-                PeerCountChanged(round=rs.round, stage=rs.stage, peers=len(view.rewards), previous=previous)
-            )
-        return view
+        found_all = self.node.get_entries(list(key_of.values()), timeout=timeout)
+        views = {}
+        for rs, key in key_of.items():
+            entries = found_all.get(key)
+            found = None if entries is None else {sub: value for sub, (value, _) in entries.items()}
+            records, bad = self._entries(key, found, RewardRecord)
+            rewards = {r.peer_id: r for r in records}
+            view = RewardsView(rewards=rewards, malformed=bad, versions=_versions(entries, rewards))
+            previous = self._peer_counts.get(rs, 0)
+            if len(view.rewards) != previous:
+                self._peer_counts[rs] = len(view.rewards)
+                self.events.emit(
+                    PeerCountChanged(
+                        round=rs.round, stage=rs.stage, peers=len(view.rewards), previous=previous
+                    )
+                )
+            views[rs] = view
+        return views
 
     def gather_outputs(
         self,
@@ -330,7 +367,11 @@ class Exchange:
             peers = list(claims.rewards)
         versions = claims.versions if claims is not None else {}
         wanted = sorted(set(peers))
-        cached = self._cache.get(rs, {}) if not refresh else {}
+        cached = dict(self._cache.get(rs, {})) if not refresh else {}
+        with self._own_lock:
+            own = self._own_outputs.get(rs)
+        if own is not None:
+            cached[self.node.peer_id] = own
         to_read = [peer for peer in wanted if peer not in cached]
         result: dict[str, dict[str, OutputRecord]] = {peer: cached[peer] for peer in wanted if peer in cached}
         bad_total = 0

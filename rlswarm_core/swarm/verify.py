@@ -74,13 +74,17 @@ def verified_leaderboard(
     rs: Any,
     rescore: Callable[[int, Mapping[str, Mapping[str, Any]]], Rescored] | None,
     deadline_s: float,
+    claims: Any = None,
 ) -> Verified:
     """Read the stage's claims and outputs, recompute, rank by the recomputed rewards and publish the
     leaderboard with the flagged peers (the clock's node does this once per stage); emits
-    :class:`~rlswarm_core.swarm.events.ClaimFlagged` for each flagged peer."""
+    :class:`~rlswarm_core.swarm.events.ClaimFlagged` for each flagged peer.
+
+    ``claims`` (a ``RewardsView``) are the stage's reward records when the caller just read them (the
+    clock's node, as it closed the stage); they are read here otherwise."""
     from rlswarm_core.swarm.events import ClaimFlagged
 
-    claims = exchange.read_rewards(rs)
+    claims = claims if claims is not None else exchange.read_rewards(rs)
     gathered = exchange.gather_outputs(rs, deadline_s, claims=claims)
     rescored = rescore(rs.stage, gathered.outputs) if rescore is not None else {}
     if rescore is None:

@@ -224,3 +224,30 @@ def test_a_version_no_replica_holds_falls_back_to_the_latest_value(
     later = exchanges[3].read_rewards(rs).versions[peer] + 3600.0
     found = exchanges[3].node.get_many([key], timeout=10.0, versions={key: later})
     assert len(found[key] or {}) == 1
+
+
+def test_a_nodes_own_outputs_gathered_equal_what_the_swarm_reads(
+    swarm: Swarm, exchanges: list[Exchange]
+) -> None:
+    """A node gathers its own outputs from what it last published (no read back from the DHT); they are
+    the records every other reader gets, and a later publish of the stage replaces them."""
+    rs = RoundStage(108, 0)
+    writer = exchanges[2]
+    peer = writer.node.peer_id
+    many = [StageOutput(f"question {i}", f"<answer>{i}</answer>" + "z" * 9_000, reward=0.5) for i in range(5)]
+    for outputs in (many, many[:2]):
+        assert writer.publish(rs, 0.5, 4, outputs)
+        own = writer.gather_outputs(rs, deadline_s=10.0).outputs[peer]
+        read_back = Exchange(writer.node, events=EventBus()).gather_outputs(rs, deadline_s=10.0)
+        elsewhere = Exchange(exchanges[0].node, events=EventBus()).gather_outputs(rs, deadline_s=10.0)
+        assert len(own) == len(outputs)
+        assert own == read_back.outputs[peer] == elsewhere.outputs[peer]
+
+
+def test_several_stages_rewards_in_one_read(swarm: Swarm, exchanges: list[Exchange]) -> None:
+    reader = exchanges[3]
+    both = reader.read_rewards_of([RS, RS2, RoundStage(999, 0)])
+    assert both[RS].scores() == reader.read_rewards(RS).scores()
+    assert both[RS2].scores() == reader.read_rewards(RS2).scores()
+    assert both[RS].versions == reader.read_rewards(RS).versions
+    assert both[RoundStage(999, 0)].rewards == {}
