@@ -2,16 +2,20 @@
 
 The node round runs the real thing (DHT, clock, publishing, gathering, leaderboard, winners,
 checkpoint, the event journal and its rewards summary); the baseline trains on exactly the rows and
-reward function the node used in each stage, with the same GRPO configuration, and nothing else. Both
-start from the same weights. The figure is the median ratio node / plain over ``--repeats`` rounds
-(goal <= 1.03).
+reward function the node used in each stage, with the same GRPO configuration and trainer seed (so
+both sample the same completions: the output counts the stages whose final reward came out equal), and
+nothing else. Both start from the same weights. The figure is the median ratio node / plain over
+every measured round (goal <= 1.03), with a bootstrap interval: on a shared machine the same training
+run varies by about 10% from one run to the next, so the interval says how far the median could be off.
 
-Each repeat starts a fresh node and measures its round ``--round`` (default 1, the second: a node in
+Each repeat starts a fresh node and measures its rounds ``--round`` (default 1, the second: a node in
 its steady state; its DHT daemon spends about 0.4 s of CPU in its first seconds, which falls into
-round 0). The baseline then starts from the weights the node saved before that round.
+round 0) to ``--round + --rounds - 1``. The baseline for each starts from the weights the node saved
+before that round, and runs as soon as the node has saved the round (the node waits meanwhile), so the
+two sides of a pair run within seconds of each other.
 
 Usage: python bench/round_overhead.py [--profile local-tiny] [--steps 8] [--repeats 3] [--round 1]
-    [--cprofile FILE]
+    [--rounds 1] [--cprofile FILE]
 
 ``--cprofile FILE`` also profiles the measured node rounds (the main thread, from the first stage to
 the checkpoint: where the node's own time goes) into FILE and prints the top costs.
@@ -39,7 +43,8 @@ def main() -> None:
     parser.add_argument("--publish-every", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="repeats run first and not counted")
-    parser.add_argument("--round", type=int, default=1, help="which round of each node to measure")
+    parser.add_argument("--round", type=int, default=1, help="the first round of each node to measure")
+    parser.add_argument("--rounds", type=int, default=1, help="how many rounds of each node to measure")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cprofile", type=Path, help="profile the measured node rounds into this file")
     args = parser.parse_args()
@@ -63,9 +68,12 @@ def main() -> None:
             "host": "127.0.0.1",
             "steps_per_stage": args.steps,
             "publish_every_steps": args.publish_every,
+            # every measured round's starting weights stay on disk for its baseline
+            "checkpoints_keep": max(3, args.round + args.rounds + 1),
         }
     ).settings
-    plans: list = []
+    measured = range(args.round, args.round + args.rounds)
+    plans: dict[int, list] = {}
 
     def recording_pipeline(node_settings, peer_id):
         pipeline = make_pipeline(node_settings, peer_id)
@@ -73,8 +81,8 @@ def main() -> None:
 
         def plan(round_, stage, previous):
             made = original(round_, stage, previous)
-            if round_ == args.round:
-                plans.append(made)
+            if round_ in measured:
+                plans.setdefault(round_, []).append(made)
             return made
 
         pipeline.plan = plan
@@ -89,34 +97,68 @@ def main() -> None:
     # CPU seconds of this process (all threads) and of the node's helper processes (DHT, p2pd)
     node_cpu: list[tuple[float, float]] = []
     plain_cpu: list[float] = []
+    # each stage's final mean reward, node and plain: equal when both sides sampled the same completions
+    node_rewards: list[float] = []
+    plain_rewards: list[float] = []
+    counted: list[bool] = []  # per measured round: past the warm-up repeats
+    idle_helpers_cpu: list[float] = []
+
+    def run_plain(round_: int, repeat: int, saved: dict[int, str]) -> None:
+        """Plain trl on the round's rows, scorer, configuration and starting weights."""
+        start_from = saved[round_ - 1] if round_ else settings.model
+        loaded = load_model(start_from, settings.device, settings.dtype, seed=repeat)
+        # the node's trainer seed too: both sides sample the same completions, so do the same work
+        runner = GrpoStageRunner(
+            loaded.model, loaded.tokenizer, settings, home / f"plain-{repeat}-{round_}", seed=repeat
+        )
+        started, (cpu_started, helpers_started) = time.perf_counter(), cpu_seconds()
+        trained = 0.0
+        for made in plans[round_]:
+            stage = runner.run_stage(made.rows, made.score, args.steps, on_publish=None)
+            trained += stage.seconds
+            plain_rewards.append(stage.progress.mean_reward)
+        plain_times.append(time.perf_counter() - started)
+        plain_train.append(trained)
+        cpu, helpers = cpu_seconds()
+        plain_cpu.append(cpu - cpu_started)
+        # the waiting node's DHT and p2pd run beside the baseline: their CPU time, to show it is nil
+        idle_helpers_cpu.append(helpers - helpers_started)
+
     for repeat in range(args.warmup + args.repeats):
         profiling = profiler is not None and repeat >= args.warmup
         identity = create_identity(home / f"id-{repeat}.pem")
         plans.clear()
-        marks: dict[str, float] = {}
+        marks: dict[int, dict[str, float]] = {r: {} for r in measured}
         saved: dict[int, str] = {}
         bus = EventBus()
 
-        def on_event(event, marks=marks, profiling=profiling, saved=saved):
+        def on_event(event, marks=marks, profiling=profiling, saved=saved, repeat=repeat):
             if event.kind == "CheckpointSaved":
                 saved[event.round] = event.path
-            if getattr(event, "round", None) != args.round:
+            mark = marks.get(getattr(event, "round", None))
+            if mark is None:
                 return
-            if event.kind == "StageStarted" and "start" not in marks:
-                marks["start"] = time.perf_counter()
-                marks["cpu"], marks["helpers"] = cpu_seconds()
+            if event.kind == "StageStarted" and "start" not in mark:
+                mark["start"] = time.perf_counter()
+                mark["cpu"], mark["helpers"] = cpu_seconds()
                 if profiling:
                     profiler.enable()
             if event.kind == "StageFinished":
-                marks["train"] = marks.get("train", 0.0) + event.seconds
-            if event.kind == "RoundFinished":
-                marks["end"] = time.perf_counter()
+                mark["train"] = mark.get("train", 0.0) + event.seconds
+                node_rewards.append(event.reward)
             if event.kind == "CheckpointSaved":
-                marks["saved"] = time.perf_counter()
+                mark["saved"] = time.perf_counter()
                 cpu, helpers = cpu_seconds()
-                marks["cpu"], marks["helpers"] = cpu - marks["cpu"], helpers - marks["helpers"]
+                mark["cpu"], mark["helpers"] = cpu - mark["cpu"], helpers - mark["helpers"]
                 if profiling:
                     profiler.disable()
+                node_times.append(mark["saved"] - mark["start"])
+                node_train.append(mark["train"])
+                node_cpu.append((mark["cpu"], mark["helpers"]))
+                counted.append(repeat >= args.warmup)
+                # the baseline runs at once, while the node waits in this callback: the machine's speed
+                # drifts over minutes, and a pair measured seconds apart sees the same machine
+                run_plain(event.round, repeat, saved)
 
         bus.subscribe(on_event)
         # as ``rlswarm join`` does: every event goes to the journal, which keeps the rewards summary
@@ -126,33 +168,21 @@ def main() -> None:
             settings=settings,
             identity_path=identity.path,
             role="coordinator",
-            max_rounds=args.round + 1,
+            max_rounds=measured.stop,
             stage_timeout_s=1.0,
             pipeline_factory=recording_pipeline,
             seed=repeat,
         )
         Node(config, events=bus).run(threading.Event())
         journal.close()
-        node_times.append(marks["saved"] - marks["start"])
-        node_train.append(marks["train"])
-        node_cpu.append((marks["cpu"], marks["helpers"]))
 
-        # Plain trl on the same rows, scorer, configuration and starting weights.
-        start_from = saved[args.round - 1] if args.round else settings.model
-        loaded = load_model(start_from, settings.device, settings.dtype, seed=repeat)
-        runner = GrpoStageRunner(loaded.model, loaded.tokenizer, settings, home / f"plain-{repeat}")
-        started, cpu_started = time.perf_counter(), cpu_seconds()[0]
-        trained = 0.0
-        for made in plans:
-            trained += runner.run_stage(made.rows, made.score, args.steps, on_publish=None).seconds
-        plain_times.append(time.perf_counter() - started)
-        plain_train.append(trained)
-        plain_cpu.append(cpu_seconds()[0] - cpu_started)
+    def kept(values: list) -> list:
+        return [v for v, keep in zip(values, counted, strict=True) if keep]
 
-    # The first repeats pay one-off costs (lazy imports, allocator warm-up) on both sides.
-    node_times, plain_times = node_times[args.warmup :], plain_times[args.warmup :]
-    node_train, plain_train = node_train[args.warmup :], plain_train[args.warmup :]
-    node_cpu, plain_cpu = node_cpu[args.warmup :], plain_cpu[args.warmup :]
+    node_times, plain_times = kept(node_times), kept(plain_times)
+    node_train, plain_train = kept(node_train), kept(plain_train)
+    node_cpu, plain_cpu = kept(node_cpu), kept(plain_cpu)
+    idle_helpers_cpu = kept(idle_helpers_cpu)
     # where the node's extra time goes: training that ran slower beside the node's background work
     # (DHT publishing, p2pd), and the node's own steps between stages (gather, publish, winners, save)
     slower_training = statistics.median(n - p for n, p in zip(node_train, plain_train, strict=True))
@@ -160,6 +190,7 @@ def main() -> None:
     outside = statistics.median(p - t for p, t in zip(plain_times, plain_train, strict=True))
     ratios = [n / p for n, p in zip(node_times, plain_times, strict=True)]
     # CPU seconds (the node's helper processes included) vary less than wall time on a shared machine
+    same_rewards = sum(abs(n - p) < 1e-6 for n, p in zip(node_rewards, plain_rewards, strict=True))
     cpu_ratios = [(c + h) / p for (c, h), p in zip(node_cpu, plain_cpu, strict=True)]
     result = {
         "profile": args.profile,
@@ -168,7 +199,11 @@ def main() -> None:
         "node_round_s": [round(t, 3) for t in node_times],
         "plain_trl_s": [round(t, 3) for t in plain_times],
         "median_ratio": round(statistics.median(ratios), 3),
+        # how far the median could be off, given the spread between repeats (bootstrap, 90%)
+        "median_ratio_90ci": [round(v, 3) for v in median_interval(ratios)],
         "median_cpu_ratio": round(statistics.median(cpu_ratios), 3),
+        # stages whose final mean reward came out the same on both sides (the same completions sampled)
+        "same_reward_stages": f"{same_rewards}/{len(node_rewards)}",
         "node_training_s": [round(t, 3) for t in node_train],
         "plain_training_s": [round(t, 3) for t in plain_train],
         "median_extra_training_s": round(slower_training, 3),
@@ -176,6 +211,7 @@ def main() -> None:
         "node_cpu_s": [round(c, 3) for c, _ in node_cpu],
         "node_helpers_cpu_s": [round(h, 3) for _, h in node_cpu],
         "plain_cpu_s": [round(c, 3) for c in plain_cpu],
+        "median_waiting_node_helpers_cpu_s": round(statistics.median(idle_helpers_cpu), 3),
     }
     if profiler is not None:
         profiler.dump_stats(args.cprofile)
@@ -186,8 +222,13 @@ def main() -> None:
         every = args.publish_every
         print(f"profile {args.profile}, {args.steps} steps per stage, publishing every {every} steps")
         for i, (n, p) in enumerate(zip(node_times, plain_times, strict=True)):
-            print(f"  round {i}: node {n:6.2f} s   plain trl {p:6.2f} s   ratio {n / p:.3f}")
-        print(f"median ratio node/plain: {result['median_ratio']:.3f} (goal <= 1.03)")
+            print(f"  pair {i}: node {n:6.2f} s   plain trl {p:6.2f} s   ratio {n / p:.3f}")
+        low, high = result["median_ratio_90ci"]
+        print(
+            f"median ratio node/plain: {result['median_ratio']:.3f} (goal <= 1.03), "
+            f"90% interval {low:.3f}-{high:.3f}"
+        )
+        print(f"stages with the same final reward on both sides: {result['same_reward_stages']}")
         if args.cprofile:
             # the profiler slows only the node's rounds (Python-heavy trl loop included): not the figure
             print("  (node rounds ran under cProfile: run without --cprofile for the ratio)")
@@ -199,10 +240,21 @@ def main() -> None:
         print(
             f"CPU per round (medians): node process {statistics.median(c for c, _ in node_cpu):.2f} s "
             f"+ its DHT and p2pd processes {statistics.median(h for _, h in node_cpu):.2f} s; "
-            f"plain {statistics.median(plain_cpu):.2f} s; median ratio {result['median_cpu_ratio']:.3f}"
+            f"plain {statistics.median(plain_cpu):.2f} s; median ratio {result['median_cpu_ratio']:.3f}; "
+            f"the waiting node's DHT and p2pd beside the baseline "
+            f"{result['median_waiting_node_helpers_cpu_s']:.3f} s"
         )
         if profiler is not None:
             print_top_costs(args.cprofile)
+
+
+def median_interval(values: list[float], level: float = 0.9, draws: int = 4000) -> tuple[float, float]:
+    """A bootstrap interval for the median of ``values`` (seeded: the same data give the same interval)."""
+    import random
+
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return medians[int((1 - level) / 2 * draws)], medians[int((1 + level) / 2 * draws) - 1]
 
 
 def cpu_seconds() -> tuple[float, float]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from rlswarm_core.errors import IdentityError, whole_line
 from rlswarm_core.identity.keys import load_identity, parse_identity_bytes
+from rlswarm_core.swarm.dht_channel import ChannelClosed, DHTChannel
 from rlswarm_core.swarm.errors import BootstrapError, SwarmError
 from rlswarm_core.swarm.events import EventBus, Joined, Left, SwarmErrorEvent
 from rlswarm_core.swarm.records import DEFAULT_EXPIRATION_S, DEFAULT_MAX_VALUE_BYTES, validators
@@ -181,6 +182,8 @@ class SwarmNode:
         self._started = started
         self._private_key = None
         self._closed = False
+        # the lasting call channel into the DHT process (see dht_channel); None: hivemind's own calls
+        self._channel: DHTChannel | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> SwarmNode:
@@ -206,6 +209,8 @@ class SwarmNode:
         if self._closed:
             return
         self._closed = True
+        if self._channel is not None:
+            self._channel.close()  # calls still waiting end now, not at their timeout
         _stop_dht_process(self.dht, self._started, self.options.identity_path)
         self.events.emit(Left(peer_id=self.peer_id))
 
@@ -292,19 +297,32 @@ class SwarmNode:
         A failure (pipe error after retries, timeout, a DHT process that exited) becomes a
         :class:`SwarmErrorEvent` and ``default``: a DHT problem never stops the caller.
         """
-        future = self.call(operation, lambda: self.dht.run_coroutine(coro, return_future=True), default=None)
+        channel = self._channel
+        if channel is not None:
+            submit = partial(channel.submit, coro)
+        else:
+            submit = partial(self.dht.run_coroutine, coro, return_future=True)
+        try:
+            future = self.call(operation, submit, default=None)
+        except ChannelClosed as exc:
+            self._report(operation, exc)
+            return default
         if future is None:
             return default
         try:
             return future.result(timeout=timeout)
         except Exception as exc:
             with contextlib.suppress(Exception):
-                future.cancel()
-            alive = "" if self.dht.is_alive() else " (the DHT process has exited)"
-            self.events.emit(
-                SwarmErrorEvent(operation=operation, message=f"{type(exc).__name__}: {exc}{alive}")
-            )
+                channel.cancel(future) if channel is not None else future.cancel()
+            self._report(operation, exc)
             return default
+
+    def _report(self, operation: str, exc: BaseException) -> None:
+        # a closed channel says so itself; the process may not be reaped yet when its socket closes
+        said = isinstance(exc, ChannelClosed) or self.dht.is_alive()
+        alive = "" if said else " (the DHT process has exited)"
+        message = f"{type(exc).__name__}: {exc}{alive}"
+        self.events.emit(SwarmErrorEvent(operation=operation, message=message))
 
 
 def harden_pipe(dht: Any) -> None:
@@ -478,6 +496,7 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
             dht.wait_until_ready(timeout=options.startup_timeout + options.rpc_timeout_s + 5)
             harden_pipe(dht)
             note_daemon_sockets(dht)
+            channel = DHTChannel(dht, timeout=options.call_timeout_s)
         except Exception as exc:
             if dht is not None:
                 _stop_dht_process(dht, started, options.identity_path)
@@ -494,6 +513,7 @@ def start_node(options: DHTOptions, events: EventBus | None = None) -> SwarmNode
             continue
         node = SwarmNode(dht, options, identity.peer_id, events, started)
         node._private_key = private_key
+        node._channel = channel
         events.emit(
             Joined(
                 peer_id=identity.peer_id,

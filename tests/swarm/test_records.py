@@ -227,3 +227,23 @@ def test_a_verdict_is_remembered_per_exact_record(two_keys) -> None:
     ]:
         # a different expiration time is part of what hivemind signs
         assert not composite.validate(changed)
+
+
+def test_a_signer_judges_its_own_records_by_every_rule_but_the_signature(two_keys) -> None:
+    """A node settles the verdict on a record it has just signed without verifying its own signature;
+    every other rule still holds, and the verdict is the one any other node reaches."""
+    (alice, alice_key), (mallory, _) = two_keys
+    subkey = owner_subkey(alice.peer_id, alice_key.get_public_key().to_bytes())
+    cases = {
+        "valid": (keys.rewards_key(3, 1), encode_record(reward(alice.peer_id))),
+        "another peer's id": (keys.rewards_key(3, 1), encode_record(reward(mallory.peer_id))),
+        "another stage's key": (keys.rewards_key(3, 2), encode_record(reward(alice.peer_id))),
+        "not a record": (keys.rewards_key(3, 1), b"not a record"),
+    }
+    for name, (dht_key, value) in cases.items():
+        signer, record = signed(alice_key, dht_key, subkey, value)
+        other = CompositeValidator(validators(alice_key))  # has signed nothing: checks it all
+        assert signer.validate(record) == other.validate(record) == (name == "valid"), name
+    # too large for the limit once signed
+    signer, record = signed(alice_key, *cases["valid"][:1], subkey, cases["valid"][1], max_value_bytes=300)
+    assert not signer.validate(record)
