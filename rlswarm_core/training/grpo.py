@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rlswarm_core.settings.model import NodeSettings
 from rlswarm_core.training.prompt_fit import fit_prompt
@@ -236,6 +236,7 @@ class GrpoStageRunner:
         started = time.monotonic()
         reference = self._reference_model()
         plain = _ForwardRestorer(self.model)
+        hooks = _HookRestorer(self.model)
         plain_reference = _ForwardRestorer(reference) if reference is not None else None
         trainer = GRPOTrainer(
             model=self.model,
@@ -258,6 +259,7 @@ class GrpoStageRunner:
             trainer.train()
         finally:
             plain.restore(trainer.model)
+            hooks.restore()
             if plain_reference is not None:
                 # mixed precision wraps the reference's forward as well, once per trainer
                 plain_reference.restore(reference)
@@ -353,6 +355,46 @@ class _ForwardRestorer:
                 owner.__dict__.pop("forward", None)
             else:
                 owner.forward = forward
+
+
+class _HookRestorer:
+    """Remembers the hooks on each module of a model before a trainer runs, and removes the ones the
+    trainer added once it is done.
+
+    transformers registers a hook on the input embeddings each time gradient checkpointing is enabled
+    and forgets the earlier handle; trl enables it for each trainer. A node builds a trainer per stage
+    for as long as it runs, so the hooks piled up (three a stage), every one of them run on every forward
+    pass: the node trained slower the longer it had been up. The next trainer adds what it needs again.
+    """
+
+    _KINDS: ClassVar[tuple[str, ...]] = (
+        "_forward_hooks",
+        "_forward_pre_hooks",
+        "_backward_hooks",
+        "_backward_pre_hooks",
+    )
+    # torch keeps per-hook flags beside the hooks, under the same handle id
+    _FLAGS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "_forward_hooks": ("_forward_hooks_with_kwargs", "_forward_hooks_always_called"),
+        "_forward_pre_hooks": ("_forward_pre_hooks_with_kwargs",),
+    }
+
+    def __init__(self, model: Any) -> None:
+        self._before = [
+            (module, {kind: set(getattr(module, kind, None) or ()) for kind in self._KINDS})
+            for module in model.modules()
+        ]
+
+    def restore(self) -> None:
+        for module, before in self._before:
+            for kind, kept in before.items():
+                hooks = getattr(module, kind, None)
+                if not hooks:
+                    continue
+                for handle_id in [h for h in hooks if h not in kept]:
+                    del hooks[handle_id]
+                    for flags in self._FLAGS.get(kind, ()):
+                        getattr(module, flags, {}).pop(handle_id, None)
 
 
 def _forward_owners(model: Any) -> list[Any]:

@@ -195,3 +195,29 @@ def test_lora_node_trains_stage_after_stage_against_its_start(models_cache: Path
     assert depths == [depths[0]] * 2 and depths[0] >= 1
     runner.save(tmp_path / "ckpt")
     assert not (tmp_path / "ckpt" / "ref").exists()
+
+
+def _hooks(model) -> int:
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    return sum(len(getattr(m, kind, None) or ()) for m in model.modules() for kind in kinds)
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_stage_trainers_leave_no_hooks_behind_and_every_stage_trains(
+    models_cache: Path, tmp_path: Path, lora: bool
+) -> None:
+    # transformers adds a hook on the input embeddings whenever a trainer turns gradient checkpointing
+    # on; a node builds a trainer per stage for weeks, and each hook runs on every forward pass
+    loaded = load_model("builtin:tiny-qwen2", device="cpu", dtype="float32", cache_dir=models_cache)
+    settings = _settings("local-tiny", lora=lora)
+    runner = GrpoStageRunner(loaded.model, loaded.tokenizer, settings, tmp_path / "work")
+    assert runner._config(1).gradient_checkpointing  # trl's default, and the source of those hooks
+    runner.run_stage(_rows(4), _length_score, steps=1)  # with LoRA, the first stage adds the adapter
+    counts = [_hooks(runner.model)]
+    for _ in range(3):
+        before = _snapshot(runner.model)
+        runner.run_stage(_rows(4), _length_score, steps=1)
+        counts.append(_hooks(runner.model))
+        # the hooks a stage's trainer needs are there while it trains: every stage still learns
+        assert _changed(before, runner.model)
+    assert counts == [counts[0]] * 4
