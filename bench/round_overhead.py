@@ -176,6 +176,7 @@ def main() -> None:
         Node(config, events=bus).run(threading.Event())
         journal.close()
 
+    # The first repeats pay one-off costs (lazy imports, allocator warm-up) on both sides.
     def kept(values: list) -> list:
         return [v for v, keep in zip(values, counted, strict=True) if keep]
 
@@ -202,7 +203,8 @@ def main() -> None:
         # how far the median could be off, given the spread between repeats (bootstrap, 90%)
         "median_ratio_90ci": [round(v, 3) for v in median_interval(ratios)],
         "median_cpu_ratio": round(statistics.median(cpu_ratios), 3),
-        # stages whose final mean reward came out the same on both sides (the same completions sampled)
+        # stages whose final mean reward came out the same on both sides (the same completions sampled),
+        # the warm-up repeats' included
         "same_reward_stages": f"{same_rewards}/{len(node_rewards)}",
         "node_training_s": [round(t, 3) for t in node_train],
         "plain_training_s": [round(t, 3) for t in plain_train],
